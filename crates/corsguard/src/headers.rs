@@ -1,0 +1,166 @@
+//! Syntax checks for methods and header names, and the budgeted parser for
+//! `Access-Control-Request-Headers`.
+
+use http::header::GetAll;
+use http::HeaderValue;
+
+/// Longest `Access-Control-Request-Headers` accepted, all lines together. Browsers send the
+/// names of the headers a script set, so a few hundred bytes is already generous.
+pub const MAX_REQUEST_HEADERS_LEN: usize = 4096;
+
+/// Most names accepted in `Access-Control-Request-Headers`.
+pub const MAX_REQUEST_HEADER_NAMES: usize = 64;
+
+/// True when `bytes` is an RFC 9110 token: the syntax of methods and header names.
+pub fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Why an `Access-Control-Request-Headers` list was refused before any name was looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestHeadersError {
+    /// An element is not a header name.
+    Malformed,
+    /// Over [`MAX_REQUEST_HEADERS_LEN`] bytes or [`MAX_REQUEST_HEADER_NAMES`] names.
+    TooLarge,
+}
+
+/// A validated `Access-Control-Request-Headers` list, borrowed from the request.
+#[derive(Debug)]
+pub struct RequestHeaders<'a> {
+    values: GetAll<'a, HeaderValue>,
+}
+
+impl<'a> RequestHeaders<'a> {
+    /// Checks every line of the header against the budget and the `#field-name` syntax.
+    /// Empty list elements are skipped, as RFC 9110 asks of recipients.
+    pub fn parse(values: GetAll<'a, HeaderValue>) -> Result<Self, RequestHeadersError> {
+        let mut len = 0;
+        let mut count = 0;
+        for value in values.iter() {
+            len += value.len();
+            if len > MAX_REQUEST_HEADERS_LEN {
+                return Err(RequestHeadersError::TooLarge);
+            }
+            for name in elements(value) {
+                count += 1;
+                if count > MAX_REQUEST_HEADER_NAMES {
+                    return Err(RequestHeadersError::TooLarge);
+                }
+                if !is_token(name) {
+                    return Err(RequestHeadersError::Malformed);
+                }
+            }
+        }
+        Ok(RequestHeaders { values })
+    }
+
+    /// The names, as sent (not lowercased).
+    pub fn names(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.values.iter().flat_map(elements)
+    }
+}
+
+fn elements(value: &HeaderValue) -> impl Iterator<Item = &[u8]> {
+    value.as_bytes().split(|&b| b == b',').map(trim_ows).filter(|name| !name.is_empty())
+}
+
+fn trim_ows(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// Request headers a script may never set (Fetch "forbidden request-header"), lowercase.
+pub const FORBIDDEN_REQUEST_HEADERS: &[&str] = &[
+    "accept-charset",
+    "accept-encoding",
+    "access-control-request-headers",
+    "access-control-request-method",
+    "connection",
+    "content-length",
+    "cookie",
+    "cookie2",
+    "date",
+    "dnt",
+    "expect",
+    "host",
+    "keep-alive",
+    "origin",
+    "referer",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "via",
+];
+
+/// True for names a browser never lets a script send, so listing them does nothing.
+pub fn is_forbidden_request_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    FORBIDDEN_REQUEST_HEADERS.contains(&lower.as_str())
+        || lower.starts_with("proxy-")
+        || lower.starts_with("sec-")
+}
+
+/// Methods Fetch forbids scripts to use.
+pub fn is_forbidden_method(method: &str) -> bool {
+    ["CONNECT", "TRACE", "TRACK"].iter().any(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// Methods browsers normalise to uppercase: written in any other case they never match.
+pub const NORMALISED_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+
+/// GET, HEAD and POST: sent without a preflight.
+pub fn is_safelisted_method(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "POST")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn parse(lines: &[&str]) -> Result<Vec<String>, RequestHeadersError> {
+        let mut map = HeaderMap::new();
+        for line in lines {
+            map.append("access-control-request-headers", line.parse().unwrap());
+        }
+        let list = RequestHeaders::parse(map.get_all("access-control-request-headers"))?;
+        Ok(list.names().map(|n| String::from_utf8(n.to_vec()).unwrap()).collect())
+    }
+
+    #[test]
+    fn splits_trims_and_skips_empty_elements() {
+        assert_eq!(parse(&["content-type,x-a"]).unwrap(), ["content-type", "x-a"]);
+        assert_eq!(parse(&[" X-A ,\tx-b, ,", "x-c"]).unwrap(), ["X-A", "x-b", "x-c"]);
+        assert_eq!(parse(&[""]).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn refuses_bad_syntax_and_budget_overruns() {
+        assert_eq!(parse(&["x a"]), Err(RequestHeadersError::Malformed));
+        assert_eq!(parse(&["x-a;"]), Err(RequestHeadersError::Malformed));
+        let many = vec!["x"; MAX_REQUEST_HEADER_NAMES + 1].join(",");
+        assert_eq!(parse(&[&many]), Err(RequestHeadersError::TooLarge));
+        let long = "x".repeat(MAX_REQUEST_HEADERS_LEN + 1);
+        assert_eq!(parse(&[&long]), Err(RequestHeadersError::TooLarge));
+        let max = vec!["x"; MAX_REQUEST_HEADER_NAMES].join(",");
+        assert_eq!(parse(&[&max]).unwrap().len(), MAX_REQUEST_HEADER_NAMES);
+    }
+
+    #[test]
+    fn forbidden_names() {
+        assert!(is_forbidden_request_header("Cookie"));
+        assert!(is_forbidden_request_header("Sec-Fetch-Mode"));
+        assert!(is_forbidden_request_header("proxy-authorization"));
+        assert!(!is_forbidden_request_header("Authorization"));
+        assert!(is_forbidden_method("trace"));
+        assert!(!is_forbidden_method("PATCH"));
+    }
+}

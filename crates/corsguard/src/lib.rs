@@ -1,0 +1,67 @@
+//! corsguard: a CORS policy engine that makes the safe policy the easy one.
+//!
+//! A [`Policy`] is an allowlist of exact origins and safe patterns, validated up front (every
+//! problem is returned as a [`Diagnostic`], never a panic), and [`Policy::decide`] gives the
+//! spec-exact answer for any request without allocating.
+//!
+//! ```
+//! use corsguard::{Policy, RequestKind};
+//! use http::Request;
+//!
+//! let policy = Policy::from_toml(
+//!     r#"
+//!     [policy]
+//!     methods = ["GET", "POST", "PUT"]
+//!     allow_headers = ["Content-Type", "Authorization"]
+//!     credentials = true
+//!
+//!     [profiles.production]
+//!     origins = ["https://app.example.com", "https://*.staging.example.com"]
+//!     "#,
+//!     None,
+//! )?;
+//!
+//! // A preflight from an allowed origin is answered with 204 and the CORS headers.
+//! let preflight = Request::options("/api/items")
+//!     .header("origin", "https://app.example.com")
+//!     .header("access-control-request-method", "PUT")
+//!     .header("access-control-request-headers", "authorization,content-type")
+//!     .body(())
+//!     .unwrap();
+//! let decision = policy.decide(&preflight);
+//! assert_eq!(decision.kind, RequestKind::Preflight);
+//! assert_eq!(decision.status, Some(http::StatusCode::NO_CONTENT));
+//!
+//! // Prefix tricks never match: origins are compared label by label.
+//! let attack = Request::get("/api/items")
+//!     .header("origin", "https://app.example.com.evil.net")
+//!     .body(())
+//!     .unwrap();
+//! let decision = policy.decide(&attack);
+//! assert!(!decision.allowed);
+//! assert_eq!(decision.reason.code(), "origin-not-allowed");
+//! assert!(decision.headers.allow_origin().is_none());
+//! # Ok::<(), corsguard::Diagnostics>(())
+//! ```
+//!
+//! CORS is not a security boundary: it decides which *browser scripts* may read responses, and
+//! does not stop a request from reaching the server. corsguard adds cross-origin request
+//! protection for unsafe methods (refusing cross-site POST/PUT/DELETE from untrusted origins,
+//! as Go's `CrossOriginProtection` does), but it never replaces authentication, authorization,
+//! rate limiting or input validation.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod decision;
+pub mod diagnostic;
+pub mod headers;
+pub mod lint;
+pub mod origin;
+pub mod pattern;
+pub mod policy;
+pub mod rules;
+
+pub use decision::{CorsHeaders, Decision, Reason, RequestKind, RequestView};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use policy::{check_toml, profile_names, Policy, PolicyBuilder, RouteBuilder};
+pub use rules::{Rules, Settings};

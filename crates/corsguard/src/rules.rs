@@ -1,0 +1,103 @@
+//! The compiled form of one set of CORS rules (a profile, or a route within it): allowed
+//! origins in a constant-time matcher and every response header value joined once, up front,
+//! so that deciding a request only borrows.
+
+use http::{HeaderValue, Method};
+
+use crate::pattern::{OriginMatcher, OriginPattern};
+
+/// The settings of one rule set, validated, in canonical form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Allowed origins and patterns.
+    pub origins: Vec<OriginPattern>,
+    /// Allowed methods, compared case-sensitively.
+    pub methods: Vec<String>,
+    /// Allowed request headers, compared case-insensitively; may hold `*`.
+    pub allow_headers: Vec<String>,
+    /// Response headers scripts may read; may hold `*` (without credentials).
+    pub expose_headers: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true`.
+    pub credentials: bool,
+    /// `Access-Control-Max-Age` in seconds.
+    pub max_age: u32,
+    /// Answer `Access-Control-Request-Private-Network: true` with the matching allow header.
+    pub private_network: bool,
+    /// Refuse cross-origin unsafe requests from origins not allowed (CSRF defence).
+    pub cross_origin_protection: bool,
+}
+
+impl Settings {
+    /// Methods allowed when a policy lists none: the ones a browser sends without preflight.
+    pub const DEFAULT_METHODS: [&'static str; 3] = ["GET", "HEAD", "POST"];
+    /// Preflight cache lifetime when a policy sets none: short enough that a policy change
+    /// reaches browsers within minutes, long enough to spare most preflights.
+    pub const DEFAULT_MAX_AGE: u32 = 600;
+}
+
+/// One rule set, compiled.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    settings: Settings,
+    pub(crate) matcher: OriginMatcher,
+    methods: Vec<Method>,
+    header_wildcard: bool,
+    pub(crate) allow_methods: HeaderValue,
+    pub(crate) allow_headers: Option<HeaderValue>,
+    pub(crate) max_age: HeaderValue,
+    pub(crate) expose_headers: Option<HeaderValue>,
+}
+
+impl Rules {
+    /// Compiles validated settings. Values were checked by the lint pass (tokens only), so
+    /// building header values cannot fail; entries that somehow are not tokens are dropped.
+    pub(crate) fn compile(settings: Settings) -> Rules {
+        let methods = settings.methods.iter().filter_map(|m| Method::from_bytes(m.as_bytes()).ok()).collect();
+        Rules {
+            matcher: OriginMatcher::new(&settings.origins),
+            methods,
+            header_wildcard: settings.allow_headers.iter().any(|h| h == "*"),
+            allow_methods: joined(&settings.methods).unwrap_or_else(|| HeaderValue::from_static("")),
+            allow_headers: joined(&settings.allow_headers),
+            max_age: HeaderValue::from(settings.max_age),
+            expose_headers: joined(&settings.expose_headers),
+            settings,
+        }
+    }
+
+    /// The settings these rules were compiled from.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// True when `*` is among the origins (never together with credentials).
+    pub fn allows_any_origin(&self) -> bool {
+        self.matcher.allows_any()
+    }
+
+    /// The first pattern admitting `origin`, for explanations (a linear scan: not for the
+    /// request path, which uses the compiled matcher).
+    pub fn matching_pattern(&self, origin: &crate::origin::Origin<'_>) -> Option<&OriginPattern> {
+        self.settings.origins.iter().find(|p| p.matches(origin))
+    }
+
+    pub(crate) fn allows_method(&self, method: &[u8]) -> bool {
+        self.methods.iter().any(|m| m.as_str().as_bytes() == method)
+    }
+
+    /// Fetch: `*` never covers `Authorization`, which must be listed by name.
+    pub(crate) fn allows_request_header(&self, name: &[u8]) -> bool {
+        let listed = || self.settings.allow_headers.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
+        if name.eq_ignore_ascii_case(b"authorization") {
+            return listed();
+        }
+        self.header_wildcard || listed()
+    }
+}
+
+fn joined(items: &[String]) -> Option<HeaderValue> {
+    if items.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&items.join(", ")).ok()
+}
