@@ -2,7 +2,7 @@
 //! profile, or a route within a profile). [`check`] runs them all and, when none found an
 //! error, returns the validated settings.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::config::{RawRules, Sp, SpList};
@@ -189,19 +189,35 @@ fn wildcard_origin_in_production(lint: &mut Linter<'_, '_>, origins: &[OriginEnt
 }
 
 fn duplicate_origins(lint: &mut Linter<'_, '_>, origins: &[OriginEntry]) {
+    // Candidates are found through maps keyed by host so that large allowlists stay linear;
+    // `covers` then gives the exact answer for each candidate.
+    let mut first_seen: HashMap<&OriginPattern, usize> = HashMap::new();
+    let mut by_host: HashMap<&str, Vec<usize>> = HashMap::new();
+    let any = origins.iter().position(|o| o.pattern == OriginPattern::Any);
     for (i, entry) in origins.iter().enumerate() {
-        let earlier = origins[..i].iter().find(|o| o.pattern == entry.pattern);
-        let covering = || {
-            origins.iter().enumerate().find(|(j, other)| {
-                *j != i && other.pattern != entry.pattern && covers(&other.pattern, &entry.pattern)
-            })
-        };
-        let message = match (earlier, covering()) {
-            (Some(_), _) => format!("`{}` is listed twice", entry.pattern),
-            (None, Some((_, other))) => {
-                format!("`{}` is already allowed by `{}`", entry.pattern, other.pattern)
+        first_seen.entry(&entry.pattern).or_insert(i);
+        if let OriginPattern::Host { host, .. } = &entry.pattern {
+            by_host.entry(host.as_str()).or_default().push(i);
+        }
+    }
+    for (i, entry) in origins.iter().enumerate() {
+        let message = if first_seen[&entry.pattern] != i {
+            format!("`{}` is listed twice", entry.pattern)
+        } else if let Some(other) = any.filter(|&a| a != i).map(|a| &origins[a].pattern) {
+            format!("`{}` is already allowed by `{other}`", entry.pattern)
+        } else {
+            let OriginPattern::Host { host, .. } = &entry.pattern else { continue };
+            let suffixes = std::iter::once(host.as_str())
+                .chain(host.match_indices('.').map(|(dot, _)| &host[dot + 1..]));
+            let covering = suffixes
+                .filter_map(|suffix| by_host.get(suffix))
+                .flatten()
+                .map(|&j| &origins[j].pattern)
+                .find(|other| **other != entry.pattern && covers(other, &entry.pattern));
+            match covering {
+                Some(other) => format!("`{}` is already allowed by `{other}`", entry.pattern),
+                None => continue,
             }
-            (None, None) => continue,
         };
         lint.report(Diagnostic::warning("duplicate-entry", message, "remove this entry"), &entry.span);
     }
