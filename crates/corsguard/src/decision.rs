@@ -222,7 +222,7 @@ pub fn strip_access_control(headers: &mut HeaderMap) {
 
 /// Adds `value`'s names to `Vary` unless the response already varies on all of them (or on
 /// everything, `*`).
-fn append_vary(headers: &mut HeaderMap, value: &HeaderValue) {
+pub fn append_vary(headers: &mut HeaderMap, value: &HeaderValue) {
     let existing: Vec<&[u8]> = headers
         .get_all(VARY)
         .iter()

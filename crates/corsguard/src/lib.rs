@@ -59,9 +59,13 @@ pub mod lint;
 pub mod origin;
 pub mod pattern;
 pub mod policy;
+pub mod reload;
 pub mod rules;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use decision::{CorsHeaders, Decision, Reason, RequestKind, RequestView};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use policy::{check_toml, profile_names, Policy, PolicyBuilder, RouteBuilder};
+pub use reload::{PolicyGuard, PolicyHandle};
 pub use rules::{Rules, Settings};
