@@ -266,25 +266,33 @@ pub(crate) fn decide<'a>(rules: &'a Rules, strict: bool, req: RequestView<'a>) -
     let Some(origin_value) = origins.next() else {
         return not_cors(rules, strict, req);
     };
-    let origin = if origins.next().is_some() {
+    let repeated = origins.next().is_some();
+    let bytes = origin_value.as_bytes();
+    // Exact entries are stored in canonical form, so a byte-equal hit needs no parsing: the
+    // common allowed request costs one hash lookup.
+    let origin_verdict = if repeated {
         Err(Reason::OriginRepeated)
+    } else if rules.matcher.contains_exact(bytes) {
+        Ok(())
     } else {
-        Origin::parse(origin_value.as_bytes()).map_err(|e| match e {
-            OriginError::Null => Reason::OriginNull,
-            OriginError::Malformed => Reason::OriginMalformed,
-            OriginError::NotCanonical => Reason::OriginNotCanonical,
-        })
+        match Origin::parse(bytes) {
+            Ok(origin) if rules.matcher.matches(&origin) => Ok(()),
+            Ok(_) => Err(Reason::OriginNotAllowed),
+            Err(OriginError::Null) => Err(Reason::OriginNull),
+            Err(OriginError::Malformed) => Err(Reason::OriginMalformed),
+            Err(OriginError::NotCanonical) => Err(Reason::OriginNotCanonical),
+        }
     };
-    let origin_verdict =
-        origin.and_then(|o| if rules.matcher.matches(&o) { Ok(o) } else { Err(Reason::OriginNotAllowed) });
     let allow_origin =
         if rules.allows_any_origin() && !rules.settings().credentials { &STAR } else { origin_value };
+    let allow_origin = origin_verdict.map(|()| allow_origin);
     let is_preflight =
         req.method == Method::OPTIONS && req.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
     if is_preflight {
-        preflight(rules, strict, req, origin_verdict.map(|_| allow_origin))
+        preflight(rules, strict, req, allow_origin)
     } else {
-        actual(rules, strict, req, origin, origin_verdict.map(|_| allow_origin))
+        let single_origin = (!repeated).then_some(bytes);
+        actual(rules, strict, req, single_origin, allow_origin)
     }
 }
 
@@ -387,7 +395,7 @@ fn actual<'a>(
     rules: &'a Rules,
     strict: bool,
     req: RequestView<'a>,
-    origin: Result<Origin<'a>, Reason>,
+    origin: Option<&'a [u8]>,
     allow_origin: Result<&'a HeaderValue, Reason>,
 ) -> Decision<'a> {
     let verdict = allow_origin.and_then(|acao| {
@@ -418,7 +426,9 @@ fn actual<'a>(
     };
     let same_origin = match sec_fetch_site(req.headers) {
         Some(site) => is_same_origin_site(site),
-        None => origin.is_ok_and(|o| request_host(req).is_some_and(|h| h == o.authority().as_bytes())),
+        None => origin
+            .and_then(|o| Origin::parse(o).ok())
+            .is_some_and(|o| request_host(req).is_some_and(|h| h == o.authority().as_bytes())),
     };
     let no_cors = Decision {
         kind: RequestKind::Actual,

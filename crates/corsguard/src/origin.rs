@@ -41,26 +41,40 @@ impl<'a> Origin<'a> {
         if bytes.is_empty() || bytes.len() > MAX_ORIGIN_LEN {
             return Err(OriginError::Malformed);
         }
-        // Every byte of a canonical origin is printable ASCII; checking this first makes the
-        // `str` conversion below infallible and rejects whitespace, controls and raw UTF-8.
-        if !bytes.iter().all(|b| b.is_ascii_graphic()) {
+        // One pass over the bytes, no substring search: this runs on every CORS request.
+        let (scheme_len, scheme_upper) = scan_scheme(bytes)?;
+        if !bytes[scheme_len..].starts_with(b"://") {
             return Err(OriginError::Malformed);
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| OriginError::Malformed)?;
-        let (scheme, rest) = text.split_once("://").ok_or(OriginError::Malformed)?;
-        check_scheme(scheme)?;
-        let (host, port) = split_host_port(rest)?;
-        check_host(host)?;
-        let port = match port {
-            None => None,
-            Some(digits) => Some(parse_port(scheme, digits)?),
+        let host_start = scheme_len + 3;
+        let (host_end, numeric_tld) = if bytes.get(host_start) == Some(&b'[') {
+            let close = bytes[host_start..].iter().position(|&b| b == b']').ok_or(OriginError::Malformed)?;
+            (host_start + close + 1, false)
+        } else {
+            scan_domain(bytes, host_start)?
         };
-        Ok(Origin {
-            serialized: text,
-            scheme_len: scheme.len(),
-            host_end: scheme.len() + 3 + host.len(),
-            port,
-        })
+        let port_digits = match bytes.get(host_end) {
+            None => None,
+            Some(b':') => Some(&bytes[host_end + 1..]),
+            Some(_) => return Err(OriginError::Malformed),
+        };
+        // Every byte was checked to be ASCII above (the bracketed IPv6 part is checked by the
+        // address parser below, which needs a `str`).
+        let text = std::str::from_utf8(bytes).map_err(|_| OriginError::Malformed)?;
+        let host = &text[host_start..host_end];
+        if let Some(inner) = host.strip_prefix('[') {
+            check_ipv6(&inner[..inner.len() - 1])?;
+        } else if numeric_tld {
+            check_ipv4(host)?;
+        }
+        let port = match port_digits {
+            None => None,
+            Some(digits) => Some(parse_port(&text[..scheme_len], digits)?),
+        };
+        if scheme_upper {
+            return Err(OriginError::NotCanonical);
+        }
+        Ok(Origin { serialized: text, scheme_len, host_end, port })
     }
 
     /// The scheme, e.g. `https`.
@@ -148,64 +162,69 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-fn check_scheme(scheme: &str) -> Result<(), OriginError> {
-    let mut bytes = scheme.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
-    if !first_ok || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+/// Length of the scheme (up to the first byte that cannot be in one) and whether it has
+/// uppercase letters.
+fn scan_scheme(bytes: &[u8]) -> Result<(usize, bool), OriginError> {
+    if !bytes[0].is_ascii_alphabetic() {
         return Err(OriginError::Malformed);
     }
-    if scheme.bytes().any(|b| b.is_ascii_uppercase()) {
+    let mut upper = false;
+    let mut len = 0;
+    for &b in bytes {
+        match b {
+            b'A'..=b'Z' => upper = true,
+            b'a'..=b'z' | b'0'..=b'9' | b'+' | b'-' | b'.' => {}
+            _ => break,
+        }
+        len += 1;
+    }
+    Ok((len, upper))
+}
+
+/// Scans a domain or IPv4 host from `start` up to `:` or the end. Returns where it ends and
+/// whether its last label is all digits (then it must be an IPv4 address, as the URL parser
+/// would read it). Empty labels catch `..`, a leading dot and the trailing dot of `example.com.`.
+fn scan_domain(bytes: &[u8], start: usize) -> Result<(usize, bool), OriginError> {
+    let mut end = start;
+    let mut label_len = 0usize;
+    let mut numeric = true;
+    let mut upper = false;
+    for &b in &bytes[start..] {
+        match b {
+            b'0'..=b'9' => {}
+            b'a'..=b'z' | b'-' | b'_' => numeric = false,
+            b'A'..=b'Z' => {
+                upper = true;
+                numeric = false;
+            }
+            b'.' => {
+                if label_len == 0 || label_len > 63 {
+                    return Err(OriginError::Malformed);
+                }
+                label_len = 0;
+                numeric = true;
+                end += 1;
+                continue;
+            }
+            b':' => break,
+            _ => return Err(OriginError::Malformed),
+        }
+        label_len += 1;
+        end += 1;
+    }
+    if label_len == 0 || label_len > 63 || end - start > 253 {
+        return Err(OriginError::Malformed);
+    }
+    if upper {
         return Err(OriginError::NotCanonical);
     }
-    Ok(())
+    Ok((end, numeric))
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), OriginError> {
-    if authority.starts_with('[') {
-        let close = authority.find(']').ok_or(OriginError::Malformed)?;
-        let (host, rest) = authority.split_at(close + 1);
-        return match rest {
-            "" => Ok((host, None)),
-            _ => rest.strip_prefix(':').map(|p| (host, Some(p))).ok_or(OriginError::Malformed),
-        };
-    }
-    Ok(match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    })
-}
-
-fn check_host(host: &str) -> Result<(), OriginError> {
-    if let Some(inner) = host.strip_prefix('[') {
-        let inner = inner.strip_suffix(']').ok_or(OriginError::Malformed)?;
-        return check_ipv6(inner);
-    }
-    if host.is_empty() || host.len() > 253 {
-        return Err(OriginError::Malformed);
-    }
-    let mut last_label = "";
-    for label in host.split('.') {
-        // Empty labels catch `..`, a leading dot and the trailing dot of `example.com.`.
-        if label.is_empty() || label.len() > 63 {
-            return Err(OriginError::Malformed);
-        }
-        for b in label.bytes() {
-            if b.is_ascii_uppercase() {
-                return Err(OriginError::NotCanonical);
-            }
-            if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
-                return Err(OriginError::Malformed);
-            }
-        }
-        last_label = label;
-    }
-    // The URL parser treats a host whose last label is numeric as IPv4; such a host must then
-    // be a canonical dotted quad (no octal, hex or shortened forms).
-    if last_label.bytes().all(|b| b.is_ascii_digit()) {
-        let ip: Ipv4Addr = host.parse().map_err(|_| OriginError::Malformed)?;
-        if !written_as(host, format_args!("{ip}")) {
-            return Err(OriginError::NotCanonical);
-        }
+fn check_ipv4(host: &str) -> Result<(), OriginError> {
+    let ip: Ipv4Addr = host.parse().map_err(|_| OriginError::Malformed)?;
+    if !written_as(host, format_args!("{ip}")) {
+        return Err(OriginError::NotCanonical);
     }
     Ok(())
 }
@@ -220,12 +239,13 @@ fn check_ipv6(inner: &str) -> Result<(), OriginError> {
     Ok(())
 }
 
-fn parse_port(scheme: &str, digits: &str) -> Result<u16, OriginError> {
-    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+fn parse_port(scheme: &str, digits: &[u8]) -> Result<u16, OriginError> {
+    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(OriginError::Malformed);
     }
-    let port: u16 = digits.parse().map_err(|_| OriginError::Malformed)?;
-    if digits.starts_with('0') || default_port(scheme) == Some(port) {
+    let port = digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let port = u16::try_from(port).map_err(|_| OriginError::Malformed)?;
+    if digits[0] == b'0' || default_port(scheme) == Some(port) {
         return Err(OriginError::NotCanonical);
     }
     Ok(port)

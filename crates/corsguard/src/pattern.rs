@@ -7,6 +7,10 @@
 //! suffix, unescaped dot, special characters) cannot match by construction.
 
 use std::collections::{HashMap, HashSet};
+
+// A fast keyed hash: keys come from the policy, lookups from requests, and every table is
+// built once, so SipHash's extra cost buys nothing here.
+use foldhash::fast::RandomState;
 use std::fmt;
 
 use crate::origin::{default_port, is_loopback_host, Origin};
@@ -165,9 +169,9 @@ mod parse;
 #[derive(Clone, Debug, Default)]
 pub struct OriginMatcher {
     any: bool,
-    exact: HashSet<Box<str>>,
-    any_port: HashSet<Box<str>>,
-    subdomains: HashMap<Box<str>, Vec<(Box<str>, PortSpec)>>,
+    exact: HashSet<Box<[u8]>, RandomState>,
+    any_port: HashSet<Box<str>, RandomState>,
+    subdomains: HashMap<Box<str>, Vec<(Box<str>, PortSpec)>, RandomState>,
 }
 
 impl OriginMatcher {
@@ -186,8 +190,8 @@ impl OriginMatcher {
                     let key = format!("{scheme}://{host}");
                     match port {
                         PortSpec::Any => matcher.any_port.insert(key.into()),
-                        PortSpec::Default => matcher.exact.insert(key.into()),
-                        PortSpec::Port(p) => matcher.exact.insert(format!("{key}:{p}").into()),
+                        PortSpec::Default => matcher.exact.insert(key.into_bytes().into()),
+                        PortSpec::Port(p) => matcher.exact.insert(format!("{key}:{p}").into_bytes().into()),
                     };
                 }
             }
@@ -200,10 +204,16 @@ impl OriginMatcher {
         self.any
     }
 
+    /// True when `bytes` is byte-equal to an exact allowed origin. Exact entries are canonical,
+    /// so a hit means `bytes` is a canonical, allowed origin without parsing it.
+    pub fn contains_exact(&self, bytes: &[u8]) -> bool {
+        self.exact.contains(bytes)
+    }
+
     /// True when `origin` is allowed. Never allocates.
     pub fn matches(&self, origin: &Origin<'_>) -> bool {
         if self.any
-            || self.exact.contains(origin.as_str())
+            || self.exact.contains(origin.as_str().as_bytes())
             || self.any_port.contains(origin.scheme_and_host())
         {
             return true;
