@@ -163,6 +163,9 @@ pub enum PatternErrorKind {
 
 mod parse;
 
+/// The scheme and port rule of one subdomain pattern, filed under its base domain.
+type SchemeAndPort = (Box<str>, PortSpec);
+
 /// Allowed origins compiled for lookups whose cost does not grow with the allowlist: a hash
 /// set for exact origins and `:*` hosts, and a map from base domain to subdomain rules, probed
 /// once per label of the request's host.
@@ -171,7 +174,7 @@ pub struct OriginMatcher {
     any: bool,
     exact: HashSet<Box<[u8]>, RandomState>,
     any_port: HashSet<Box<str>, RandomState>,
-    subdomains: HashMap<Box<str>, Vec<(Box<str>, PortSpec)>, RandomState>,
+    subdomains: HashMap<Box<str>, Vec<SchemeAndPort>, RandomState>,
 }
 
 impl OriginMatcher {

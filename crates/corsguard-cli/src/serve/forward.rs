@@ -1,0 +1,208 @@
+//! Header work of a reverse proxy (RFC 9110 §7.6): hop-by-hop headers stay on their hop, the
+//! upstream learns who the client was (`Forwarded`, `X-Forwarded-*`), and WebSocket upgrades
+//! keep the two headers they need.
+
+use std::net::{IpAddr, SocketAddr};
+
+use http::header::{CONNECTION, FORWARDED, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
+
+/// `X-Forwarded-For`.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const PROXY_AUTHORIZATION: HeaderName = HeaderName::from_static("proxy-authorization");
+const PROXY_AUTHENTICATE: HeaderName = HeaderName::from_static("proxy-authenticate");
+
+/// True for an HTTP/1.1 request asking to switch protocols (WebSocket): `Connection: upgrade`
+/// and an `Upgrade` header. HTTP/2 has no such mechanism (and forbids both headers).
+pub fn is_upgrade<B>(request: &Request<B>) -> bool {
+    request.version() == Version::HTTP_11
+        && request.headers().contains_key(UPGRADE)
+        && connection_tokens(request.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
+/// Removes the headers that describe one connection rather than the message: the fixed list
+/// and every name the `Connection` header lists. With `keep_upgrade`, `Upgrade` and
+/// `Connection: upgrade` survive so that the next hop can switch protocols too.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let listed: Vec<HeaderName> = connection_tokens(headers)
+        .filter(|t| !(keep_upgrade && t.eq_ignore_ascii_case("upgrade")))
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [
+        CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        PROXY_AUTHORIZATION,
+        PROXY_AUTHENTICATE,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+    ] {
+        headers.remove(name);
+    }
+    if keep_upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(UPGRADE);
+    }
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Tells the upstream who the client is: appends the peer to `X-Forwarded-For` and
+/// `Forwarded` (RFC 7239), as each proxy on the path does, and sets `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` to what this hop saw.
+pub fn add_forwarded(
+    headers: &mut HeaderMap,
+    peer: SocketAddr,
+    proto: &'static str,
+    host: Option<&HeaderValue>,
+) {
+    let ip = peer.ip().to_canonical();
+    let ip_text = ip.to_string();
+    append_list(headers, X_FORWARDED_FOR, &ip_text);
+
+    let node = match ip {
+        IpAddr::V4(_) => ip_text,
+        IpAddr::V6(_) => format!("\"[{ip_text}]\""),
+    };
+    let mut element = format!("for={node};proto={proto}");
+    if let Some(host) = host.and_then(|h| h.to_str().ok()).filter(|h| is_forwarded_token_safe(h)) {
+        element.push_str(";host=\"");
+        element.push_str(host);
+        element.push('"');
+    }
+    append_list(headers, FORWARDED, &element);
+
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    match host {
+        Some(host) => {
+            headers.insert(X_FORWARDED_HOST, host.clone());
+        }
+        None => {
+            headers.remove(X_FORWARDED_HOST);
+        }
+    }
+}
+
+/// A host that can sit inside a quoted-string without escaping.
+fn is_forwarded_token_safe(host: &str) -> bool {
+    host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+fn append_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
+    let joined = match headers.get(&name).and_then(|v| v.to_str().ok()) {
+        Some(existing) if headers.get_all(&name).iter().count() == 1 => format!("{existing}, {item}"),
+        _ => item.to_owned(),
+    };
+    // Several prior values (or an unreadable one) are folded away: a spoofed list is worth less
+    // than a clean one that ends with the address this hop actually saw.
+    headers.remove(&name);
+    if let Ok(value) = HeaderValue::from_str(&joined) {
+        headers.insert(name, value);
+    }
+}
+
+/// The request's host as the client wrote it: `Host` (HTTP/1) or the `:authority` (HTTP/2).
+pub fn request_host<B>(request: &Request<B>) -> Option<HeaderValue> {
+    request
+        .headers()
+        .get(HOST)
+        .cloned()
+        .or_else(|| request.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
+        let mut h = map(&[
+            ("connection", "keep-alive, x-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-hop", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic abc"),
+            ("authorization", "Bearer t"),
+            ("content-type", "text/plain"),
+        ]);
+        remove_hop_by_hop(&mut h, false);
+        let names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["authorization", "content-type"]);
+    }
+
+    #[test]
+    fn an_upgrade_keeps_upgrade_and_connection_upgrade() {
+        let mut h = map(&[("connection", "Upgrade, x-hop"), ("upgrade", "websocket"), ("x-hop", "1")]);
+        remove_hop_by_hop(&mut h, true);
+        assert_eq!(h.get("upgrade").unwrap(), "websocket");
+        assert_eq!(h.get("connection").unwrap(), "upgrade");
+        assert!(h.get("x-hop").is_none());
+    }
+
+    #[test]
+    fn forwarded_headers_append_the_peer_and_set_proto_and_host() {
+        let mut h = map(&[("x-forwarded-for", "203.0.113.9"), ("x-forwarded-proto", "ftp")]);
+        let host = HeaderValue::from_static("api.example.com");
+        add_forwarded(&mut h, "127.0.0.1:5000".parse().unwrap(), "https", Some(&host));
+        assert_eq!(h.get("x-forwarded-for").unwrap(), "203.0.113.9, 127.0.0.1");
+        assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
+        assert_eq!(h.get("x-forwarded-host").unwrap(), "api.example.com");
+        assert_eq!(h.get("forwarded").unwrap(), "for=127.0.0.1;proto=https;host=\"api.example.com\"");
+
+        let mut h = HeaderMap::new();
+        add_forwarded(&mut h, "[::1]:5000".parse().unwrap(), "http", None);
+        assert_eq!(h.get("forwarded").unwrap(), "for=\"[::1]\";proto=http");
+        assert!(h.get("x-forwarded-host").is_none());
+    }
+
+    #[test]
+    fn a_quote_in_the_host_is_not_copied_into_forwarded() {
+        let mut h = HeaderMap::new();
+        let host = HeaderValue::from_static("evil\"host");
+        add_forwarded(&mut h, "127.0.0.1:1".parse().unwrap(), "http", Some(&host));
+        assert_eq!(h.get("forwarded").unwrap(), "for=127.0.0.1;proto=http");
+    }
+
+    #[test]
+    fn upgrade_requests_are_recognised_only_on_http11() {
+        let req = Request::get("/ws")
+            .header("connection", "keep-alive, Upgrade")
+            .header("upgrade", "websocket")
+            .body(())
+            .unwrap();
+        assert!(is_upgrade(&req));
+        let mut h2 = req;
+        *h2.version_mut() = Version::HTTP_2;
+        assert!(!is_upgrade(&h2));
+    }
+}

@@ -1,0 +1,207 @@
+//! The gateway's Prometheus metrics.
+//!
+//! Every series is registered up front, so a dashboard or an alert sees a zero rather than a
+//! missing series before the first event (`rate()` over a series that appears later misses its
+//! first increments).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corsguard::{Reason, RequestKind};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// `kind`, `verdict`, `reason`.
+type RequestLabels = [(&'static str, &'static str); 3];
+/// One label, e.g. `result` or `error`.
+type OneLabel = [(&'static str, &'static str); 1];
+
+/// What went wrong talking to the upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// Could not connect (refused, unreachable, TLS failure): 502.
+    Connect,
+    /// No response headers within `upstream_timeout`, or no connection within
+    /// `connect_timeout`: 504.
+    Timeout,
+    /// The connection was reset or the response was not HTTP: 502.
+    Protocol,
+}
+
+impl UpstreamError {
+    /// The `error` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamError::Connect => "connect",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Protocol => "protocol",
+        }
+    }
+}
+
+/// Cheap to clone; every clone updates the same registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    upstream_latency: Histogram,
+    upstream_errors: Family<OneLabel, Counter>,
+    reloads: Family<OneLabel, Counter>,
+    connections: Gauge,
+    report_mode: Gauge,
+}
+
+impl Metrics {
+    /// A fresh registry with every corsguard series at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("corsguard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests seen by the gateway, by CORS kind, verdict (allowed or refused) and reason code",
+            requests.clone(),
+        );
+        // Upstream latency spans sub-millisecond loopback answers to slow reports: 0.5 ms to ~65 s.
+        let upstream_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 18));
+        registry.register_with_unit(
+            "upstream_response",
+            "Time from forwarding a request to receiving the upstream's response headers",
+            prometheus_client::registry::Unit::Seconds,
+            upstream_latency.clone(),
+        );
+        let upstream_errors = Family::<OneLabel, Counter>::default();
+        registry.register(
+            "upstream_errors",
+            "Requests answered by the gateway with 502 or 504, by cause (connect, timeout, protocol)",
+            upstream_errors.clone(),
+        );
+        let reloads = Family::<OneLabel, Counter>::default();
+        registry.register(
+            "reloads",
+            "Policy reloads, by result (ok: now serving; failed: refused, the previous policy serves)",
+            reloads.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register("connections", "Client connections currently open", connections.clone());
+        let report_mode = Gauge::default();
+        registry.register(
+            "report_mode",
+            "1 when the gateway runs in report-only mode (decisions logged, not enforced)",
+            report_mode.clone(),
+        );
+
+        for kind in [RequestKind::NotCors, RequestKind::Preflight, RequestKind::Actual] {
+            for reason in Reason::ALL {
+                for verdict in ["allowed", "refused"] {
+                    if plausible(kind, *reason, verdict) {
+                        drop(requests.get_or_create(&request_labels(kind, verdict, *reason)));
+                    }
+                }
+            }
+        }
+        for error in [UpstreamError::Connect, UpstreamError::Timeout, UpstreamError::Protocol] {
+            drop(upstream_errors.get_or_create(&[("error", error.as_str())]));
+        }
+        for result in ["ok", "failed"] {
+            drop(reloads.get_or_create(&[("result", result)]));
+        }
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                upstream_latency,
+                upstream_errors,
+                reloads,
+                connections,
+                report_mode,
+            }),
+        }
+    }
+
+    /// Counts one decision.
+    pub fn request(&self, kind: RequestKind, allowed: bool, reason: Reason) {
+        let verdict = if allowed { "allowed" } else { "refused" };
+        self.inner.requests.get_or_create(&request_labels(kind, verdict, reason)).inc();
+    }
+
+    /// Records how long the upstream took to answer.
+    pub fn upstream_latency(&self, elapsed: Duration) {
+        self.inner.upstream_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request the upstream did not answer.
+    pub fn upstream_error(&self, error: UpstreamError) {
+        self.inner.upstream_errors.get_or_create(&[("error", error.as_str())]).inc();
+    }
+
+    /// Counts a reload.
+    pub fn reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.inner.reloads.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// One more (or one fewer) open client connection.
+    pub fn connection_opened(&self) {
+        self.inner.connections.inc();
+    }
+
+    /// See [`Metrics::connection_opened`].
+    pub fn connection_closed(&self) {
+        self.inner.connections.dec();
+    }
+
+    /// Publishes the current mode.
+    pub fn set_report_mode(&self, on: bool) {
+        self.inner.report_mode.set(i64::from(on));
+    }
+
+    /// The whole registry in the Prometheus / OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        // Writing into a String cannot fail; an error here would be an encoder bug, and an
+        // empty scrape is a better answer than a crashed gateway.
+        if encode(&mut out, &self.inner.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn request_labels(kind: RequestKind, verdict: &'static str, reason: Reason) -> RequestLabels {
+    [("kind", kind.as_str()), ("verdict", verdict), ("reason", reason.code())]
+}
+
+/// The (kind, reason, verdict) combinations the decision can produce, pre-registered so that
+/// they read as zero before they first happen.
+fn plausible(kind: RequestKind, reason: Reason, verdict: &str) -> bool {
+    let allowed = verdict == "allowed";
+    match (kind, reason) {
+        (RequestKind::NotCors, Reason::NoOrigin) => allowed,
+        (RequestKind::NotCors, Reason::CrossOriginRequest) => !allowed,
+        (RequestKind::NotCors, _) => false,
+        (_, Reason::Allowed) => allowed,
+        (RequestKind::Actual, Reason::SameOrigin) => allowed,
+        (_, Reason::NoOrigin | Reason::SameOrigin) => false,
+        _ => !allowed,
+    }
+}

@@ -1,0 +1,677 @@
+//! The reverse proxy: accepts HTTP/1.1 and HTTP/2 (cleartext or TLS), decides every request
+//! with the current policy, answers preflights and refusals itself and streams everything else
+//! to the upstream through a pool of keep-alive connections.
+//!
+//! [`start`] takes a bound listener, so tests and embedders can serve on port 0 in-process:
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use corsguard::{Policy, PolicyHandle};
+//! use corsguard_cli::serve::proxy::{self, Options, Upstream};
+//!
+//! let policy = Policy::builder().origins(["https://app.example.com"]).build().expect("valid");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let upstream = Upstream::parse("http://127.0.0.1:3000").expect("valid URL");
+//! let gateway = proxy::start(listener, PolicyHandle::new(policy), Options::new(upstream))?;
+//! println!("serving on {}", gateway.local_addr());
+//! gateway.shutdown(std::time::Duration::from_secs(10)).await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use corsguard::decision::{append_vary, strip_access_control};
+use corsguard::{PolicyHandle, Reason, RequestKind};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN, VARY};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use super::forward;
+use super::metrics::{Metrics, UpstreamError};
+use super::tls::Tls;
+
+/// The response body: the upstream's, streamed, or a small one the gateway writes itself.
+pub type Body = Either<Incoming, Full<Bytes>>;
+
+/// Whether decisions are enforced or only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Preflights answered, refusals refused, CORS headers written by the gateway.
+    Enforce,
+    /// Decisions computed, logged and counted; traffic flows as the upstream answers.
+    Report,
+}
+
+impl Mode {
+    /// Reads `enforce` or `report`.
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "enforce" => Some(Mode::Enforce),
+            "report" => Some(Mode::Report),
+            _ => None,
+        }
+    }
+
+    /// `enforce` or `report`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Report => "report",
+        }
+    }
+}
+
+/// The mode, switchable while serving (a reload can move from `report` to `enforce`).
+#[derive(Clone, Debug)]
+pub struct ModeSwitch {
+    report: Arc<AtomicBool>,
+}
+
+impl ModeSwitch {
+    /// Starts in `mode`.
+    pub fn new(mode: Mode) -> Self {
+        ModeSwitch { report: Arc::new(AtomicBool::new(mode == Mode::Report)) }
+    }
+
+    /// The current mode.
+    pub fn get(&self) -> Mode {
+        if self.report.load(Ordering::Relaxed) {
+            Mode::Report
+        } else {
+            Mode::Enforce
+        }
+    }
+
+    /// Switches every request that starts from now on.
+    pub fn set(&self, mode: Mode) {
+        self.report.store(mode == Mode::Report, Ordering::Relaxed);
+    }
+}
+
+/// Where requests go: an `http://` or `https://` URL, optionally with a path prefix that is
+/// put in front of every request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    scheme: Scheme,
+    authority: Authority,
+    prefix: String,
+}
+
+impl Upstream {
+    /// Parses `http://host:port` or `https://host/prefix`. Userinfo, a query and a fragment
+    /// are refused: they would be silently dropped or leak credentials into logs.
+    pub fn parse(url: &str) -> Result<Upstream, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::HTTP,
+            Some("https") => Scheme::HTTPS,
+            Some(other) => return Err(format!("upstream scheme `{other}` is not http or https")),
+            None => return Err(format!("`{url}` has no scheme: write http://{url}")),
+        };
+        let authority = uri.authority().cloned().ok_or_else(|| format!("`{url}` has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(format!("`{url}` has userinfo; put credentials in the upstream, not the URL"));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(format!("`{url}` has a query or fragment; the upstream is a base URL"));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(Upstream { scheme, authority, prefix })
+    }
+
+    /// True for `https://`.
+    pub fn is_https(&self) -> bool {
+        self.scheme == Scheme::HTTPS
+    }
+
+    /// The upstream URI for a request URI: only its path and query are kept, so an
+    /// absolute-form request (`GET http://elsewhere/`) never turns the gateway into an open
+    /// proxy.
+    fn uri_for(&self, uri: &Uri) -> Option<Uri> {
+        let pq = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        let path_and_query = if self.prefix.is_empty() {
+            uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"))
+        } else {
+            PathAndQuery::try_from(format!("{}{pq}", self.prefix)).ok()?
+        };
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .ok()
+    }
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.prefix)
+    }
+}
+
+/// How the gateway runs; [`Options::new`] has the defaults of the `[gateway]` keys.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where requests go.
+    pub upstream: Upstream,
+    /// Enforce or report-only; shared with the reloader.
+    pub mode: ModeSwitch,
+    /// `connect_timeout`: time to open an upstream connection (504 after it).
+    pub connect_timeout: Duration,
+    /// `header_timeout`: time a client has to send its request headers, which also bounds
+    /// idle keep-alive connections and the TLS handshake.
+    pub header_timeout: Duration,
+    /// `upstream_timeout`: time to wait for the upstream's response headers (504 after it).
+    pub upstream_timeout: Duration,
+    /// TLS termination, when `tls_cert` and `tls_key` are set.
+    pub tls: Option<Tls>,
+    /// Where counters go.
+    pub metrics: Metrics,
+}
+
+/// Default `connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `header_timeout`.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default `upstream_timeout`, nginx's `proxy_read_timeout`.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `shutdown_timeout`: under Kubernetes' 30 s grace period, so a drain finishes before
+/// SIGKILL.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
+/// How long an idle upstream connection is kept. Shorter than the keep-alive timeouts of
+/// common application servers (Node 5 s), so the gateway closes first and never sends a
+/// request on a connection the upstream is closing.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+impl Options {
+    /// Enforce mode, the default timeouts, no TLS, fresh metrics.
+    pub fn new(upstream: Upstream) -> Self {
+        Options {
+            upstream,
+            mode: ModeSwitch::new(Mode::Enforce),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            tls: None,
+            metrics: Metrics::new(),
+        }
+    }
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// The address it serves on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish for at most `grace`, and
+    /// returns true when every connection finished in time. Idle keep-alive connections are
+    /// closed at once; HTTP/2 clients get a GOAWAY.
+    pub async fn shutdown(self, grace: Duration) -> bool {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        match tokio::time::timeout(grace, &mut task).await {
+            Ok(_) => true,
+            Err(_) => {
+                task.abort();
+                false
+            }
+        }
+    }
+}
+
+/// Starts serving on `listener` in the current Tokio runtime.
+///
+/// Fails only when the upstream is `https://` and no TLS client configuration can be built.
+pub fn start(listener: TcpListener, policy: PolicyHandle, options: Options) -> io::Result<Gateway> {
+    let addr = listener.local_addr()?;
+    let client = upstream_client(&options)?;
+    options.metrics.set_report_mode(options.mode.get() == Mode::Report);
+    let shared = Arc::new(Shared {
+        policy,
+        client,
+        upstream: options.upstream,
+        mode: options.mode,
+        upstream_timeout: options.upstream_timeout,
+        metrics: options.metrics,
+    });
+    let mut server = auto::Builder::new(TokioExecutor::new());
+    server.http1().timer(TokioTimer::new()).header_read_timeout(options.header_timeout);
+    server.http2().timer(TokioTimer::new());
+    let (stop, stopped) = watch::channel(false);
+    let accept =
+        Accept { listener, shared, server, tls: options.tls, header_timeout: options.header_timeout };
+    let task = tokio::spawn(accept.run(stopped));
+    Ok(Gateway { addr, stop, task })
+}
+
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+
+fn upstream_client(options: &Options) -> io::Result<UpstreamClient> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(options.connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    if options.upstream.is_https() {
+        let found = rustls_native_certs::load_native_certs();
+        for cert in found.certs {
+            // A single unparsable system certificate should not take the gateway down.
+            let _ = roots.add(cert);
+        }
+        if roots.is_empty() {
+            return Err(io::Error::other(
+                "the upstream is https:// but no system root certificate was found",
+            ));
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector))
+}
+
+struct Shared {
+    policy: PolicyHandle,
+    client: UpstreamClient,
+    upstream: Upstream,
+    mode: ModeSwitch,
+    upstream_timeout: Duration,
+    metrics: Metrics,
+}
+
+struct Accept {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    server: auto::Builder<TokioExecutor>,
+    tls: Option<Tls>,
+    header_timeout: Duration,
+}
+
+impl Accept {
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let graceful = GracefulShutdown::new();
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.spawn_connection(stream, peer, graceful.watcher()),
+                Err(e) if is_per_connection(&e) => debug!(error = %e, "accept failed for one connection"),
+                Err(e) => {
+                    // Out of file descriptors or memory: back off instead of spinning, and
+                    // keep serving the connections already open.
+                    warn!(error = %e, "cannot accept connections; retrying in 100 ms");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
+    }
+
+    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&self.shared);
+        let server = self.server.clone();
+        let tls = self.tls.as_ref().map(Tls::acceptor);
+        let header_timeout = self.header_timeout;
+        tokio::spawn(async move {
+            let _open = OpenConnection::new(&shared.metrics);
+            match tls {
+                None => serve_connection(TokioIo::new(stream), server, shared, peer, "http", watcher).await,
+                Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        serve_connection(TokioIo::new(stream), server, shared, peer, "https", watcher).await
+                    }
+                    Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => debug!(%peer, "TLS handshake timed out"),
+                },
+            }
+        });
+    }
+}
+
+async fn serve_connection<I>(
+    io: I,
+    server: auto::Builder<TokioExecutor>,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    proto: &'static str,
+    watcher: Watcher,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(shared.handle(request, peer, proto).await) }
+    });
+    let conn = server.serve_connection_with_upgrades(io, service);
+    if let Err(e) = watcher.watch(conn).await {
+        debug!(%peer, error = %e, "client connection ended with an error");
+    }
+}
+
+/// Errors of `accept` that concern one connection only (the peer gave up early).
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+    )
+}
+
+/// Keeps the open-connections gauge right even when a connection task is cancelled.
+struct OpenConnection(Metrics);
+
+impl OpenConnection {
+    fn new(metrics: &Metrics) -> Self {
+        metrics.connection_opened();
+        OpenConnection(metrics.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connection_closed();
+    }
+}
+
+/// The owned result of a decision, so it can outlive the policy guard and the request.
+struct Verdict {
+    kind: RequestKind,
+    allowed: bool,
+    forwarded: bool,
+    status: Option<StatusCode>,
+    reason: Reason,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Verdict {
+    fn of(policy: &PolicyHandle, request: &Request<Incoming>) -> Verdict {
+        let policy = policy.load();
+        let decision = policy.decide(request);
+        Verdict {
+            kind: decision.kind,
+            allowed: decision.allowed,
+            forwarded: decision.forwarded,
+            status: decision.status,
+            reason: decision.reason,
+            headers: decision.headers.iter().map(|(name, value)| (name, value.clone())).collect(),
+        }
+    }
+
+    /// The policy's headers replace every `Access-Control-*` header of the response (one
+    /// source of truth), and `Vary` is merged.
+    fn apply(&self, headers: &mut HeaderMap) {
+        strip_access_control(headers);
+        for (name, value) in &self.headers {
+            if *name == VARY {
+                append_vary(headers, value);
+            } else {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+    }
+}
+
+impl Shared {
+    async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        proto: &'static str,
+    ) -> Response<Body> {
+        if request.method() == Method::CONNECT {
+            // A reverse proxy never opens tunnels to arbitrary hosts.
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n");
+        }
+        let mode = self.mode.get();
+        let verdict = Verdict::of(&self.policy, &request);
+        self.metrics.request(verdict.kind, verdict.allowed, verdict.reason);
+        if !verdict.allowed {
+            log_refusal(&verdict, &request, mode);
+        }
+        match mode {
+            Mode::Enforce => {
+                if let (false, Some(status)) = (verdict.forwarded, verdict.status) {
+                    return local_answer(status, &verdict);
+                }
+                self.forward(request, peer, proto, Some(&verdict)).await
+            }
+            Mode::Report => self.forward(request, peer, proto, None).await,
+        }
+    }
+
+    /// Sends the request upstream and streams the answer back; `cors` is the verdict whose
+    /// headers replace the upstream's (none in report mode).
+    async fn forward(
+        &self,
+        mut request: Request<Incoming>,
+        peer: SocketAddr,
+        proto: &'static str,
+        cors: Option<&Verdict>,
+    ) -> Response<Body> {
+        let upgrade = forward::is_upgrade(&request);
+        let client_side = upgrade.then(|| hyper::upgrade::on(&mut request));
+        let host = forward::request_host(&request);
+        let client_version = request.version();
+        let (mut parts, body) = request.into_parts();
+        let Some(uri) = self.upstream.uri_for(&parts.uri) else {
+            return error_answer(StatusCode::BAD_REQUEST, "the request target cannot be forwarded\n", cors);
+        };
+        parts.uri = uri;
+        // The upstream connection is HTTP/1.1 whatever the client spoke.
+        parts.version = Version::HTTP_11;
+        forward::remove_hop_by_hop(&mut parts.headers, upgrade);
+        forward::add_forwarded(&mut parts.headers, peer, proto, host.as_ref());
+        if let (false, Some(host)) = (parts.headers.contains_key(HOST), host) {
+            parts.headers.insert(HOST, host);
+        }
+        let started = Instant::now();
+        let sent = self.client.request(Request::from_parts(parts, body));
+        let outcome = tokio::time::timeout(self.upstream_timeout, sent).await;
+        let mut response = match outcome {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                let error = classify(&e);
+                self.metrics.upstream_error(error);
+                warn!(upstream = %self.upstream, error = %error_chain(&e), cause = error.as_str(), "upstream failed");
+                return match error {
+                    UpstreamError::Timeout => {
+                        error_answer(StatusCode::GATEWAY_TIMEOUT, "upstream connect timed out\n", cors)
+                    }
+                    _ => error_answer(StatusCode::BAD_GATEWAY, "upstream unavailable\n", cors),
+                };
+            }
+            Err(_) => {
+                self.metrics.upstream_error(UpstreamError::Timeout);
+                warn!(upstream = %self.upstream, timeout_s = self.upstream_timeout.as_secs_f64(), "upstream timed out");
+                return error_answer(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n", cors);
+            }
+        };
+        self.metrics.upstream_latency(started.elapsed());
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if let (true, Some(client_side)) = (switching, client_side) {
+            tunnel(client_side, hyper::upgrade::on(&mut response));
+        }
+        forward::remove_hop_by_hop(response.headers_mut(), switching && upgrade);
+        if let Some(verdict) = cors {
+            verdict.apply(response.headers_mut());
+        }
+        // An HTTP/1.0 upstream must not downgrade the client's connection.
+        *response.version_mut() = client_version;
+        response.map(Either::Left)
+    }
+}
+
+/// Copies bytes both ways between the client and the upstream once both sides switched
+/// protocols (WebSocket), until either side closes.
+fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    tokio::spawn(async move {
+        let (client, upstream) = match tokio::try_join!(client, upstream) {
+            Ok(both) => both,
+            Err(e) => return debug!(error = %e, "protocol upgrade failed"),
+        };
+        let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+        match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+            Ok((up, down)) => debug!(bytes_up = up, bytes_down = down, "upgraded connection closed"),
+            Err(e) => debug!(error = %e, "upgraded connection ended with an error"),
+        }
+    });
+}
+
+fn log_refusal(verdict: &Verdict, request: &Request<Incoming>, mode: Mode) {
+    let origin = request.headers().get(ORIGIN).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let action = match (mode, verdict.forwarded) {
+        (Mode::Report, _) => "reported",
+        (Mode::Enforce, false) => "refused",
+        (Mode::Enforce, true) => "forwarded without CORS headers",
+    };
+    info!(
+        reason = verdict.reason.code(),
+        kind = verdict.kind.as_str(),
+        mode = mode.as_str(),
+        action,
+        method = %request.method(),
+        path = request.uri().path(),
+        origin = origin.as_deref().unwrap_or(""),
+        "request refused by the CORS policy"
+    );
+}
+
+/// Classifies an upstream failure: a connect timeout is a 504 like any other wait that ran
+/// out, everything else the upstream did (refused, reset, garbage) is a 502.
+fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::TimedOut {
+                return UpstreamError::Timeout;
+            }
+        }
+        source = err.source();
+    }
+    if e.is_connect() {
+        UpstreamError::Connect
+    } else {
+        UpstreamError::Protocol
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(err) = source {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        source = err.source();
+    }
+    text
+}
+
+/// 204 or 403 answered by the gateway itself.
+fn local_answer(status: StatusCode, verdict: &Verdict) -> Response<Body> {
+    let body = if verdict.reason == Reason::CrossOriginRequest {
+        Bytes::from_static(b"cross-origin request refused\n")
+    } else {
+        Bytes::new()
+    };
+    let mut response = Response::new(Either::Right(Full::new(body)));
+    *response.status_mut() = status;
+    if status != StatusCode::NO_CONTENT {
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    }
+    verdict.apply(response.headers_mut());
+    response
+}
+
+/// An error the gateway answers for the upstream, with the CORS headers an allowed origin
+/// would have got, so the page sees "502" rather than a misleading CORS error.
+fn error_answer(status: StatusCode, text: &'static str, cors: Option<&Verdict>) -> Response<Body> {
+    let mut response = plain(status, text);
+    if let Some(verdict) = cors {
+        verdict.apply(response.headers_mut());
+    }
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(text.as_bytes()))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_are_validated_and_prefixes_kept() {
+        let up = Upstream::parse("http://127.0.0.1:3000").unwrap();
+        assert_eq!(up.uri_for(&"/a/b?x=1".parse().unwrap()).unwrap(), "http://127.0.0.1:3000/a/b?x=1");
+        let up = Upstream::parse("https://api.internal/v1/").unwrap();
+        assert!(up.is_https());
+        assert_eq!(up.uri_for(&"/items".parse().unwrap()).unwrap(), "https://api.internal/v1/items");
+        // An absolute-form target keeps only its path: no open proxy.
+        let up = Upstream::parse("http://127.0.0.1:3000").unwrap();
+        assert_eq!(up.uri_for(&"http://evil.example/x".parse().unwrap()).unwrap(), "http://127.0.0.1:3000/x");
+
+        for bad in
+            ["127.0.0.1:3000", "ftp://x", "http://u:p@host", "http://host/?q=1", "http://host/#f", "http://"]
+        {
+            assert!(Upstream::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn modes_parse_and_switch() {
+        assert_eq!(Mode::parse("report"), Some(Mode::Report));
+        assert_eq!(Mode::parse("Report"), None);
+        let switch = ModeSwitch::new(Mode::Report);
+        switch.clone().set(Mode::Enforce);
+        assert_eq!(switch.get(), Mode::Enforce);
+    }
+}
