@@ -30,10 +30,14 @@ safe patterns, checked up front, with a spec-exact decision for every request.\n
 CORS is not security: it decides which browser scripts may read responses; it does not stop \
 requests from reaching your server. Keep authentication, authorization and input validation.",
     after_help = "Examples:\n  \
-corsguard check examples/corsguard.toml\n  \
-corsguard check examples/corsguard.toml --profile production --format json\n  \
+corsguard demo                                   # see a policy at work in your browser\n  \
+corsguard check examples/corsguard.toml          # lint every profile\n  \
 corsguard explain --config examples/corsguard.toml -X OPTIONS \\\n      \
--H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' /api/items"
+-H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' /api/items\n  \
+corsguard serve --config examples/corsguard.toml --upstream http://127.0.0.1:3000\n  \
+corsguard audit http://127.0.0.1:3000/api/me -H 'Cookie: session=...' --fail-on high\n  \
+corsguard export examples/corsguard.toml --format nginx > cors.conf\n\n\
+Run `corsguard <COMMAND> --help` for each command's options and examples."
 )]
 struct Cli {
     #[command(subcommand)]

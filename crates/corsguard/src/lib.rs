@@ -69,3 +69,9 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use policy::{check_toml, profile_names, Policy, PolicyBuilder, RouteBuilder};
 pub use reload::{PolicyGuard, PolicyHandle};
 pub use rules::{Rules, Settings};
+
+/// The README's Rust examples, compiled as doc tests so they keep working as written (the
+/// middleware example needs the `tower` feature, which the test suite enables).
+#[cfg(all(doctest, feature = "tower"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
