@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use corsguard::origin::Origin;
 use corsguard::{Decision, Policy, Reason, RequestKind, Rules};
+use corsguard_cli::decision_json;
 use http::{HeaderName, HeaderValue, Method, Request};
-use serde_json::{json, Map, Value};
 
 use crate::paint::Paint;
-use crate::{render, USAGE};
+use crate::{policy_file, USAGE};
 
 /// Simulate one request, curl-style, and explain the decision
 #[derive(Args)]
@@ -58,25 +58,13 @@ pub fn run(args: ExplainArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let source = match std::fs::read_to_string(&args.config) {
-        Ok(source) => source,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.config.display());
-            return ExitCode::from(USAGE);
-        }
-    };
-    let policy = match Policy::from_toml(&source, args.profile.as_deref()) {
-        Ok(policy) => policy,
-        Err(diags) => {
-            let path = args.config.display().to_string();
-            eprint!("{}", render::human(&diags, &source, &path, Paint::stdout()));
-            eprintln!("error: the policy has errors; fix them first (see `corsguard check`)");
-            return ExitCode::FAILURE;
-        }
+    let policy = match policy_file::load(&args.config, args.profile.as_deref()) {
+        Ok((_, policy)) => policy,
+        Err(code) => return code,
     };
     let decision = policy.decide(&request);
     match args.format {
-        Format::Json => println!("{}", to_json(&decision)),
+        Format::Json => println!("{}", decision_json::to_json(&decision)),
         Format::Human => print!("{}", describe(&policy, &request, &decision, Paint::stdout())),
     }
     ExitCode::SUCCESS
@@ -99,25 +87,6 @@ fn build_request(args: &ExplainArgs) -> Result<Request<()>, String> {
         builder = builder.header(name, value);
     }
     builder.body(()).map_err(|e| format!("invalid request: {e}"))
-}
-
-/// The JSON contract: kind, allowed, forwarded, status, reason, headers.
-fn to_json(decision: &Decision<'_>) -> Value {
-    let headers: Map<String, Value> = decision
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (name.as_str().to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        })
-        .collect();
-    json!({
-        "kind": decision.kind.as_str(),
-        "allowed": decision.allowed,
-        "forwarded": decision.forwarded,
-        "status": decision.status.map(|s| s.as_u16()),
-        "reason": decision.reason.code(),
-        "headers": headers,
-    })
 }
 
 fn describe(policy: &Policy, request: &Request<()>, decision: &Decision<'_>, paint: Paint) -> String {

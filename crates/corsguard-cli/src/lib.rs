@@ -4,5 +4,6 @@
 //! The one-shot commands (`check`, `explain`, `audit`) live in the binary.
 #![warn(missing_docs)]
 
+pub mod decision_json;
 pub mod demo;
 pub mod serve;

@@ -10,6 +10,7 @@ mod check;
 mod explain;
 mod export;
 mod paint;
+mod policy_file;
 mod render;
 
 // The gateway allocates a little per request on every worker thread; mimalloc's thread-local

@@ -14,6 +14,11 @@ impl Paint {
         Paint { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
     }
 
+    /// Colours when standard error is a terminal and `NO_COLOR` is unset.
+    pub fn stderr() -> Paint {
+        Paint { on: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+    }
+
     /// No colours.
     #[cfg(test)]
     pub fn plain() -> Paint {

@@ -1,53 +1,12 @@
 //! Deciding a request must not touch the heap: proved with a counting global allocator.
 //! This file is its own test binary so the allocator sees nothing else.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use corsguard::Policy;
 use http::Request;
 
-struct Counting;
+mod alloc_support;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // `const` initialisation: reading it never allocates, so the allocator may consult it.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::SeqCst) - before
-}
+use alloc_support::allocations;
 
 #[test]
 fn decisions_make_zero_heap_allocations() {
@@ -95,7 +54,7 @@ fn decisions_make_zero_heap_allocations() {
     ];
     for req in &requests {
         let mut seen = 0;
-        let n = allocations(|| {
+        let (n, ()) = allocations(|| {
             let d = policy.decide(req);
             seen = d.headers.iter().count() + usize::from(d.allowed);
             std::hint::black_box(d.reason.code());
@@ -104,5 +63,5 @@ fn decisions_make_zero_heap_allocations() {
         assert!(seen > 0);
     }
     // The counter works: a Vec allocates.
-    assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 16]))) > 0);
+    assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 16]))).0 > 0);
 }

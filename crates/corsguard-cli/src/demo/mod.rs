@@ -23,10 +23,10 @@ use std::time::Duration;
 use ::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use bytes::Bytes;
 use clap::Args;
-use corsguard::{Decision, Policy, PolicyHandle};
+use corsguard::{Policy, PolicyHandle};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{error, info};
@@ -232,7 +232,7 @@ impl Site {
         match simulated_request(&body, &self.gateway_host) {
             Ok(simulated) => {
                 let policy = self.policy.load();
-                json_response(StatusCode::OK, decision_json(&policy.decide(&simulated)))
+                json_response(StatusCode::OK, crate::decision_json::to_json(&policy.decide(&simulated)))
             }
             Err(message) => json_response(StatusCode::BAD_REQUEST, json!({ "error": message })),
         }
@@ -258,22 +258,4 @@ fn simulated_request(body: &Bytes, host: &str) -> Result<Request<()>, String> {
         }
     }
     builder.body(()).map_err(|e| e.to_string())
-}
-
-fn decision_json(decision: &Decision<'_>) -> Value {
-    let headers: Map<String, Value> = decision
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (name.as_str().to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        })
-        .collect();
-    json!({
-        "kind": decision.kind.as_str(),
-        "allowed": decision.allowed,
-        "forwarded": decision.forwarded,
-        "status": decision.status.map(|s| s.as_u16()),
-        "reason": decision.reason.code(),
-        "headers": headers,
-    })
 }

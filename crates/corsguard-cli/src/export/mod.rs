@@ -14,10 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use corsguard::{Policy, Settings};
+use corsguard::Settings;
 
-use crate::paint::Paint;
-use crate::{render, USAGE};
+use crate::{policy_file, USAGE};
 
 mod envoy;
 mod haproxy;
@@ -170,21 +169,9 @@ pub struct Rendered {
 }
 
 pub fn run(args: ExportArgs) -> ExitCode {
-    let source = match std::fs::read_to_string(&args.config) {
-        Ok(source) => source,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.config.display());
-            return ExitCode::from(USAGE);
-        }
-    };
-    let policy = match Policy::from_toml(&source, args.profile.as_deref()) {
-        Ok(policy) => policy,
-        Err(diags) => {
-            let path = args.config.display().to_string();
-            eprint!("{}", render::human(&diags, &source, &path, Paint::stdout()));
-            eprintln!("error: the policy has errors; fix them first (see `corsguard check`)");
-            return ExitCode::FAILURE;
-        }
+    let (source, policy) = match policy_file::load(&args.config, args.profile.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let (file, _) = corsguard::config::parse(&source);
     let gateway = &file.gateway;
