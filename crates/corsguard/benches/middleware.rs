@@ -8,6 +8,11 @@
 //! allocator's batch-free work land in the timed section, and the noise swamps the middleware.)
 //!
 //! Run: `cargo bench -p corsguard --features tower --bench middleware -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Wall-clock time on a shared machine is noisy, so the same binary also runs a fixed number of
+//! requests for an instruction count under callgrind, which load does not change:
+//! `CORSGUARD_ICOUNT="allowed_actual corsguard 100 5000" valgrind --tool=callgrind <bench binary>`
+//! (scripts/bench-middleware-instructions runs every combination and prints the table).
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
@@ -19,7 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use corsguard::tower::CorsLayer;
 use corsguard::Policy;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion};
 use http::header::{
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN,
 };
@@ -151,5 +156,42 @@ fn middleware(c: &mut Criterion) {
     }
 }
 
+/// Runs `count` requests of one scenario through one service, for instruction counting:
+/// `"<scenario> <bare|corsguard|corsguard_reloadable|tower_http> <origins> <count>"`.
+fn instruction_count_run(spec: &str) {
+    let parts: Vec<&str> = spec.split_whitespace().collect();
+    let [scenario, service, n, count] = parts[..] else {
+        panic!("CORSGUARD_ICOUNT wants \"<scenario> <service> <origins> <count>\", got {spec:?}");
+    };
+    let n: usize = n.parse().expect("origins is a number");
+    let count: usize = count.parse().expect("count is a number");
+    fn run<S>(mut service: S, scenario: &str, count: usize)
+    where
+        S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+    {
+        for _ in 0..count {
+            black_box(drive(&mut service, black_box(request(scenario))));
+        }
+    }
+    match service {
+        "bare" => run(inner(), scenario, count),
+        "corsguard" => run(CorsLayer::new(corsguard_policy(n)).layer(inner()), scenario, count),
+        "corsguard_reloadable" => {
+            let (layer, _handle) = CorsLayer::reloadable(corsguard_policy(n));
+            run(layer.layer(inner()), scenario, count)
+        }
+        "tower_http" => run(tower_http_layer(n).layer(inner()), scenario, count),
+        other => panic!("unknown service {other:?}"),
+    }
+}
+
 criterion_group!(benches, middleware);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("CORSGUARD_ICOUNT") {
+        instruction_count_run(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
