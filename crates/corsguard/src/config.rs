@@ -113,6 +113,8 @@ pub struct GatewaySection {
     pub upstream_timeout: Option<Sp<f64>>,
     /// `shutdown_timeout`: seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout: Option<Sp<f64>>,
+    /// `upstream_max_connections`: upstream connections busy at once.
+    pub upstream_max_connections: Option<Sp<i64>>,
 }
 
 /// A whole policy file, as written.
@@ -152,6 +154,7 @@ const GATEWAY_KEYS: &[&str] = &[
     "header_timeout",
     "upstream_timeout",
     "shutdown_timeout",
+    "upstream_max_connections",
 ];
 
 /// Parses a policy file. Every problem found becomes a diagnostic; what could be read is
@@ -271,6 +274,7 @@ impl Reader {
                 "header_timeout" => gw.header_timeout = self.seconds(value),
                 "upstream_timeout" => gw.upstream_timeout = self.seconds(value),
                 "shutdown_timeout" => gw.shutdown_timeout = self.seconds(value),
+                "upstream_max_connections" => gw.upstream_max_connections = self.int(value),
                 _ => self.unknown_key(entry, "[gateway]", GATEWAY_KEYS),
             }
         }

@@ -10,10 +10,12 @@
 pub mod admin;
 pub mod forward;
 pub mod metrics;
+pub mod pool;
 pub mod proxy;
 pub mod reload;
 pub mod settings;
 pub mod tls;
+mod worker;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -47,7 +49,8 @@ accepting connections and let in-flight requests finish within shutdown_timeout.
 
 [gateway] keys: listen, upstream, admin (/metrics, /healthz, /readyz; absent = off), \
 mode (\"enforce\" or \"report\": log and count decisions, change nothing), tls_cert, tls_key, \
-connect_timeout (5 s), header_timeout (15 s), upstream_timeout (60 s), shutdown_timeout (25 s).
+connect_timeout (5 s), header_timeout (15 s), upstream_timeout (60 s), shutdown_timeout (25 s), \
+upstream_max_connections (1024).
 
 Exit status: 0 after a clean shutdown, 1 when the policy has errors or the gateway cannot \
 start, 2 on usage errors or an unreadable file.
@@ -134,7 +137,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
     for d in policy.warnings().iter() {
         log_diagnostic(&path.display().to_string(), d);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Connections are served on the gateway's own worker threads (one per core); this runtime
+    // only accepts, reloads, answers the admin endpoints and waits for signals.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             error!(error = %e, "cannot start the async runtime");
@@ -200,6 +205,8 @@ impl Service {
             upstream_timeout: settings.upstream_timeout,
             tls: tls.clone(),
             metrics: metrics.clone(),
+            upstream_max_connections: settings.upstream_max_connections,
+            workers: 0,
         };
         let gateway = match proxy::start(listener, handle.clone(), options) {
             Ok(gateway) => gateway,

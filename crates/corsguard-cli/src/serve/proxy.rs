@@ -1,6 +1,8 @@
 //! The reverse proxy: accepts HTTP/1.1 and HTTP/2 (cleartext or TLS), decides every request
 //! with the current policy, answers preflights and refusals itself and streams everything else
-//! to the upstream through a pool of keep-alive connections.
+//! to the upstream through a pool of keep-alive connections. Connections are served by one
+//! worker thread per core ([`super::worker`]), each with its own upstream pool
+//! ([`super::pool`]).
 //!
 //! [`start`] takes a bound listener, so tests and embedders can serve on port 0 in-process:
 //!
@@ -35,23 +37,22 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::forward;
 use super::metrics::{Metrics, UpstreamError};
+use super::pool::{Pool, UpstreamBody};
 use super::tls::Tls;
+use super::worker::{Accepted, Serve, Workers};
 
 /// The response body: the upstream's, streamed, or a small one the gateway writes itself.
-pub type Body = Either<Incoming, Full<Bytes>>;
+pub type Body = Either<UpstreamBody, Full<Bytes>>;
 
 /// Whether decisions are enforced or only reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,6 +188,11 @@ pub struct Options {
     pub tls: Option<Tls>,
     /// Where counters go.
     pub metrics: Metrics,
+    /// `upstream_max_connections`: upstream connections busy at once, over all workers;
+    /// requests beyond it wait for one to come free.
+    pub upstream_max_connections: usize,
+    /// Worker threads, each with its own event loop and upstream pool; 0 = one per core.
+    pub workers: usize,
 }
 
 /// Default `connect_timeout`.
@@ -198,10 +204,9 @@ pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default `shutdown_timeout`: under Kubernetes' 30 s grace period, so a drain finishes before
 /// SIGKILL.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
-/// How long an idle upstream connection is kept. Shorter than the keep-alive timeouts of
-/// common application servers (Node 5 s), so the gateway closes first and never sends a
-/// request on a connection the upstream is closing.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Default `upstream_max_connections`: far more than a fast upstream needs (a few dozen keep
+/// up with 100k requests/s), and enough for that many long-polling or streaming responses.
+pub const DEFAULT_UPSTREAM_MAX_CONNECTIONS: usize = 1024;
 
 impl Options {
     /// Enforce mode, the default timeouts, no TLS, fresh metrics.
@@ -214,6 +219,16 @@ impl Options {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             tls: None,
             metrics: Metrics::new(),
+            upstream_max_connections: DEFAULT_UPSTREAM_MAX_CONNECTIONS,
+            workers: 0,
+        }
+    }
+
+    /// The number of worker threads: `workers`, or one per core.
+    fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
         }
     }
 }
@@ -248,110 +263,98 @@ impl Gateway {
     }
 }
 
-/// Starts serving on `listener` in the current Tokio runtime.
+/// Starts serving on `listener`: the accept loop runs in the current Tokio runtime, the
+/// connections on the gateway's own worker threads.
 ///
-/// Fails only when the upstream is `https://` and no TLS client configuration can be built.
+/// Fails when the worker threads cannot be started, or when the upstream is `https://` and no
+/// TLS client configuration can be built.
 pub fn start(listener: TcpListener, policy: PolicyHandle, options: Options) -> io::Result<Gateway> {
     let addr = listener.local_addr()?;
-    let client = upstream_client(&options)?;
     options.metrics.set_report_mode(options.mode.get() == Mode::Report);
-    let shared = Arc::new(Shared {
-        policy,
-        client,
-        upstream: options.upstream,
-        mode: options.mode,
-        upstream_timeout: options.upstream_timeout,
-        metrics: options.metrics,
-    });
-    let mut server = auto::Builder::new(TokioExecutor::new());
-    server.http1().timer(TokioTimer::new()).header_read_timeout(options.header_timeout);
-    server.http2().timer(TokioTimer::new());
+    let workers = Workers::spawn(workers(policy, &options)?)?;
     let (stop, stopped) = watch::channel(false);
-    let accept =
-        Accept { listener, shared, server, tls: options.tls, header_timeout: options.header_timeout };
-    let task = tokio::spawn(accept.run(stopped));
+    let task = tokio::spawn(accept(listener, workers, stopped));
     Ok(Gateway { addr, stop, task })
 }
 
-type UpstreamClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+/// One [`Worker`] per thread, the upstream connection cap split between them.
+fn workers(policy: PolicyHandle, options: &Options) -> io::Result<Vec<Worker>> {
+    let count = options.worker_count();
+    let per_worker = options.upstream_max_connections.div_ceil(count);
+    let mut server = auto::Builder::new(TokioExecutor::new());
+    server.http1().timer(TokioTimer::new()).header_read_timeout(options.header_timeout);
+    server.http2().timer(TokioTimer::new());
+    (0..count)
+        .map(|_| {
+            let shared = Arc::new(Shared {
+                policy: policy.clone(),
+                pool: Pool::new(&options.upstream, options.connect_timeout, per_worker)?,
+                upstream: options.upstream.clone(),
+                mode: options.mode.clone(),
+                upstream_timeout: options.upstream_timeout,
+                metrics: options.metrics.clone(),
+            });
+            let (tls, header_timeout) = (options.tls.clone(), options.header_timeout);
+            Ok(Worker { shared, server: server.clone(), tls, header_timeout })
+        })
+        .collect()
+}
 
-fn upstream_client(options: &Options) -> io::Result<UpstreamClient> {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(options.connect_timeout));
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    if options.upstream.is_https() {
-        let found = rustls_native_certs::load_native_certs();
-        for cert in found.certs {
-            // A single unparsable system certificate should not take the gateway down.
-            let _ = roots.add(cert);
-        }
-        if roots.is_empty() {
-            return Err(io::Error::other(
-                "the upstream is https:// but no system root certificate was found",
-            ));
+/// Accepts connections until told to stop, hands them to the workers, then lets the workers
+/// drain. If this task is aborted, dropping `workers` stops them at once.
+async fn accept(listener: TcpListener, mut workers: Workers, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted.and_then(|(stream, peer)| Ok((stream.into_std()?, peer))) {
+            Ok(accepted) => workers.dispatch(accepted),
+            Err(e) if is_per_connection(&e) => debug!(error = %e, "accept failed for one connection"),
+            Err(e) => {
+                // Out of file descriptors or memory: back off instead of spinning, and
+                // keep serving the connections already open.
+                warn!(error = %e, "cannot accept connections; retrying in 100 ms");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector))
+    drop(listener);
+    workers.drain().await;
 }
 
 struct Shared {
     policy: PolicyHandle,
-    client: UpstreamClient,
+    pool: Pool,
     upstream: Upstream,
     mode: ModeSwitch,
     upstream_timeout: Duration,
     metrics: Metrics,
 }
 
-struct Accept {
-    listener: TcpListener,
+/// What one worker thread serves connections with.
+struct Worker {
     shared: Arc<Shared>,
     server: auto::Builder<TokioExecutor>,
     tls: Option<Tls>,
     header_timeout: Duration,
 }
 
-impl Accept {
-    async fn run(self, mut stopped: watch::Receiver<bool>) {
+impl Serve for Worker {
+    async fn serve(self, mut connections: mpsc::UnboundedReceiver<Accepted>) {
         let graceful = GracefulShutdown::new();
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = stopped.changed() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((stream, peer)) => self.spawn_connection(stream, peer, graceful.watcher()),
-                Err(e) if is_per_connection(&e) => debug!(error = %e, "accept failed for one connection"),
-                Err(e) => {
-                    // Out of file descriptors or memory: back off instead of spinning, and
-                    // keep serving the connections already open.
-                    warn!(error = %e, "cannot accept connections; retrying in 100 ms");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+        while let Some((stream, peer)) = connections.recv().await {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => self.spawn_connection(stream, peer, graceful.watcher()),
+                Err(e) => debug!(%peer, error = %e, "cannot register a connection"),
             }
         }
-        drop(self.listener);
         graceful.shutdown().await;
     }
+}
 
+impl Worker {
     fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&self.shared);
@@ -510,7 +513,7 @@ impl Shared {
             parts.headers.insert(HOST, host);
         }
         let started = Instant::now();
-        let sent = self.client.request(Request::from_parts(parts, body));
+        let sent = self.pool.send(Request::from_parts(parts, body));
         let outcome = tokio::time::timeout(self.upstream_timeout, sent).await;
         let mut response = match outcome {
             Ok(Ok(response)) => response,

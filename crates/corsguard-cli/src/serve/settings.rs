@@ -8,7 +8,7 @@ use corsguard::diagnostic::line_column;
 
 use super::proxy::{
     Mode, Upstream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_UPSTREAM_MAX_CONNECTIONS, DEFAULT_UPSTREAM_TIMEOUT,
 };
 
 /// Default `listen`.
@@ -35,6 +35,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// `shutdown_timeout`.
     pub shutdown_timeout: Duration,
+    /// `upstream_max_connections`.
+    pub upstream_max_connections: usize,
 }
 
 /// Command-line values that replace `[gateway]` keys.
@@ -99,6 +101,18 @@ impl Settings {
             }
         };
 
+        let upstream_max_connections = match &section.upstream_max_connections {
+            None => DEFAULT_UPSTREAM_MAX_CONNECTIONS,
+            Some(n) => usize::try_from(n.value).ok().filter(|&n| n > 0).unwrap_or_else(|| {
+                errors.push(format!(
+                    "{}: [gateway] upstream_max_connections is a positive number, not {}",
+                    at(&n.span),
+                    n.value
+                ));
+                DEFAULT_UPSTREAM_MAX_CONNECTIONS
+            }),
+        };
+
         let seconds = |value: &Option<Sp<f64>>, default: Duration| {
             value.as_ref().map_or(default, |s| Duration::try_from_secs_f64(s.value).unwrap_or(default))
         };
@@ -115,13 +129,14 @@ impl Settings {
             header_timeout: seconds(&section.header_timeout, DEFAULT_HEADER_TIMEOUT),
             upstream_timeout: seconds(&section.upstream_timeout, DEFAULT_UPSTREAM_TIMEOUT),
             shutdown_timeout: seconds(&section.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT),
+            upstream_max_connections,
         })
     }
 
     /// The names of the keys that differ from `other` and only take effect on restart.
     pub fn restart_needed(&self, other: &Settings) -> Vec<&'static str> {
         let mut keys = Vec::new();
-        let pairs: [(&'static str, bool); 8] = [
+        let pairs: [(&'static str, bool); 9] = [
             ("listen", self.listen != other.listen),
             ("upstream", self.upstream != other.upstream),
             ("admin", self.admin != other.admin),
@@ -130,6 +145,7 @@ impl Settings {
             ("header_timeout", self.header_timeout != other.header_timeout),
             ("upstream_timeout", self.upstream_timeout != other.upstream_timeout),
             ("shutdown_timeout", self.shutdown_timeout != other.shutdown_timeout),
+            ("upstream_max_connections", self.upstream_max_connections != other.upstream_max_connections),
         ];
         for (key, changed) in pairs {
             if changed {
@@ -154,6 +170,7 @@ mod tests {
         assert_eq!(s.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         assert_eq!(s.mode, Mode::Enforce);
         assert_eq!(s.admin, None);
+        assert_eq!(s.upstream_max_connections, DEFAULT_UPSTREAM_MAX_CONNECTIONS);
 
         let flags =
             Overrides { listen: Some("127.0.0.1:0".into()), upstream: Some("http://127.0.0.1:9".into()) };
@@ -170,6 +187,16 @@ mod tests {
         assert!(errors[0].contains("no upstream"));
         assert!(errors[1].starts_with("cg.toml:2:8:"), "{}", errors[1]);
         assert!(errors[2].starts_with("cg.toml:3:12:") && errors[2].contains("tls_key"), "{}", errors[2]);
+    }
+
+    #[test]
+    fn upstream_max_connections_is_a_positive_integer() {
+        let text = "[gateway]\nupstream = \"http://127.0.0.1:3000\"\nupstream_max_connections = 64\n";
+        let s = Settings::from_file_text(text, Path::new("cg.toml"), &Overrides::default()).unwrap();
+        assert_eq!(s.upstream_max_connections, 64);
+        let text = "[gateway]\nupstream = \"http://127.0.0.1:3000\"\nupstream_max_connections = 0\n";
+        let errors = Settings::from_file_text(text, Path::new("cg.toml"), &Overrides::default()).unwrap_err();
+        assert!(errors[0].starts_with("cg.toml:3:28:") && errors[0].contains("positive"), "{errors:?}");
     }
 
     #[test]
