@@ -98,6 +98,11 @@ pub fn sarif(diags: &Diagnostics, path: &str) -> Value {
             })
         })
         .collect();
+    sarif_log(rules, results)
+}
+
+/// A SARIF 2.1.0 log with one run of corsguard, for any command's rules and results.
+pub fn sarif_log(rules: Vec<Value>, results: Vec<Value>) -> Value {
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

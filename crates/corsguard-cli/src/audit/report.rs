@@ -247,23 +247,12 @@ pub fn sarif(reports: &[TargetReport]) -> Value {
                 .map(|e| json!({ "level": "error", "message": { "text": format!("{}: {e}", r.target) } }))
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "corsguard",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/corsguard",
-                "rules": rules,
-            }},
-            "invocations": [{
-                "executionSuccessful": notifications.is_empty(),
-                "toolExecutionNotifications": notifications,
-            }],
-            "results": results,
-        }],
-    })
+    let mut log = crate::render::sarif_log(rules, results);
+    log["runs"][0]["invocations"] = json!([{
+        "executionSuccessful": notifications.is_empty(),
+        "toolExecutionNotifications": notifications,
+    }]);
+    log
 }
 
 #[cfg(test)]
