@@ -47,7 +47,7 @@ use tracing::{debug, info, warn};
 
 use super::forward;
 use super::metrics::{Metrics, UpstreamError};
-use super::pool::{Pool, UpstreamBody};
+use super::pool::{Pool, SendError, UpstreamBody};
 use super::tls::Tls;
 use super::worker::{Accepted, Serve, Workers};
 
@@ -145,22 +145,34 @@ impl Upstream {
         self.scheme == Scheme::HTTPS
     }
 
-    /// The upstream URI for a request URI: only its path and query are kept, so an
-    /// absolute-form request (`GET http://elsewhere/`) never turns the gateway into an open
-    /// proxy.
-    fn uri_for(&self, uri: &Uri) -> Option<Uri> {
+    /// The upstream's host (without the brackets of an IPv6 literal) and port.
+    pub(crate) fn host_and_port(&self) -> (String, u16) {
+        let host = self.authority.host();
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let port = self.authority.port_u16().unwrap_or(if self.is_https() { 443 } else { 80 });
+        (host.to_owned(), port)
+    }
+
+    /// The `Host` to send when the client sent none: the upstream's own.
+    fn host_header(&self) -> Option<HeaderValue> {
+        HeaderValue::from_str(self.authority.as_str()).ok()
+    }
+
+    /// The upstream request target (origin-form) for a request URI: only its path and query
+    /// are kept, so an absolute-form request (`GET http://elsewhere/`) never turns the gateway
+    /// into an open proxy.
+    fn uri_for(&self, uri: Uri) -> Option<Uri> {
+        if self.prefix.is_empty() {
+            if uri.scheme().is_none() && uri.authority().is_none() && uri.path_and_query().is_some() {
+                // Already origin-form, as HTTP/1.1 requests are: nothing to rebuild.
+                return Some(uri);
+            }
+            let path_and_query =
+                uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+            return Some(Uri::from(path_and_query));
+        }
         let pq = uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let path_and_query = if self.prefix.is_empty() {
-            uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"))
-        } else {
-            PathAndQuery::try_from(format!("{}{pq}", self.prefix)).ok()?
-        };
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query)
-            .build()
-            .ok()
+        PathAndQuery::try_from(format!("{}{pq}", self.prefix)).ok().map(Uri::from)
     }
 }
 
@@ -501,7 +513,7 @@ impl Shared {
         let host = forward::request_host(&request);
         let client_version = request.version();
         let (mut parts, body) = request.into_parts();
-        let Some(uri) = self.upstream.uri_for(&parts.uri) else {
+        let Some(uri) = self.upstream.uri_for(std::mem::take(&mut parts.uri)) else {
             return error_answer(StatusCode::BAD_REQUEST, "the request target cannot be forwarded\n", cors);
         };
         parts.uri = uri;
@@ -509,11 +521,16 @@ impl Shared {
         parts.version = Version::HTTP_11;
         forward::remove_hop_by_hop(&mut parts.headers, upgrade);
         forward::add_forwarded(&mut parts.headers, peer, proto, host.as_ref());
-        if let (false, Some(host)) = (parts.headers.contains_key(HOST), host) {
-            parts.headers.insert(HOST, host);
+        if !parts.headers.contains_key(HOST) {
+            // HTTP/1.1 requires a Host: the client's authority, or else the upstream's own.
+            if let Some(host) = host.or_else(|| self.upstream.host_header()) {
+                parts.headers.insert(HOST, host);
+            }
         }
         let started = Instant::now();
-        let sent = self.pool.send(Request::from_parts(parts, body));
+        // Boxed: hyper moves each request's service future into place, so a small one is cheaper
+        // to start than one with the whole upstream exchange inline.
+        let sent = Box::pin(self.pool.send(Request::from_parts(parts, body)));
         let outcome = tokio::time::timeout(self.upstream_timeout, sent).await;
         let mut response = match outcome {
             Ok(Ok(response)) => response,
@@ -586,7 +603,7 @@ fn log_refusal(verdict: &Verdict, request: &Request<Incoming>, mode: Mode) {
 
 /// Classifies an upstream failure: a connect timeout is a 504 like any other wait that ran
 /// out, everything else the upstream did (refused, reset, garbage) is a 502.
-fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
+fn classify(e: &SendError) -> UpstreamError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<io::Error>() {
@@ -654,13 +671,16 @@ mod tests {
     #[test]
     fn upstream_urls_are_validated_and_prefixes_kept() {
         let up = Upstream::parse("http://127.0.0.1:3000").unwrap();
-        assert_eq!(up.uri_for(&"/a/b?x=1".parse().unwrap()).unwrap(), "http://127.0.0.1:3000/a/b?x=1");
+        assert_eq!(up.uri_for("/a/b?x=1".parse().unwrap()).unwrap(), "/a/b?x=1");
+        assert_eq!(up.host_and_port(), ("127.0.0.1".to_owned(), 3000));
         let up = Upstream::parse("https://api.internal/v1/").unwrap();
         assert!(up.is_https());
-        assert_eq!(up.uri_for(&"/items".parse().unwrap()).unwrap(), "https://api.internal/v1/items");
+        assert_eq!(up.uri_for("/items".parse().unwrap()).unwrap(), "/v1/items");
+        assert_eq!(up.host_and_port(), ("api.internal".to_owned(), 443));
+        assert_eq!(Upstream::parse("http://[::1]:8080").unwrap().host_and_port(), ("::1".to_owned(), 8080));
         // An absolute-form target keeps only its path: no open proxy.
         let up = Upstream::parse("http://127.0.0.1:3000").unwrap();
-        assert_eq!(up.uri_for(&"http://evil.example/x".parse().unwrap()).unwrap(), "http://127.0.0.1:3000/x");
+        assert_eq!(up.uri_for("http://evil.example/x?y".parse().unwrap()).unwrap(), "/x?y");
 
         for bad in
             ["127.0.0.1:3000", "ftp://x", "http://u:p@host", "http://host/?q=1", "http://host/#f", "http://"]
