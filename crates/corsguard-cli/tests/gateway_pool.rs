@@ -55,6 +55,21 @@ async fn counting_upstream() -> (String, Counting) {
     (url, state)
 }
 
+/// `n` GETs from an allowed origin through the gateway at once, each on its own connection.
+async fn concurrent_gets(addr: std::net::SocketAddr, n: usize) -> Vec<Reply> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let client = Http::new(addr);
+            tokio::spawn(async move { client.get("/api/items", Some(ALLOWED)).await })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(n);
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
+}
+
 #[tokio::test]
 async fn requests_beyond_the_cap_wait_and_all_succeed() {
     let (url, upstream) = counting_upstream().await;
@@ -64,14 +79,7 @@ async fn requests_beyond_the_cap_wait_and_all_succeed() {
     })
     .await;
     let started = Instant::now();
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let client = Http::new(gw.addr());
-            tokio::spawn(async move { client.get("/api/items", Some(ALLOWED)).await })
-        })
-        .collect();
-    for task in tasks {
-        let reply = task.await.expect("request task");
+    for reply in concurrent_gets(gw.addr(), 4).await {
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.header("access-control-allow-origin"), Some(ALLOWED));
     }
@@ -88,14 +96,8 @@ async fn a_higher_cap_lets_requests_run_in_parallel() {
         options.upstream_max_connections = 4;
     })
     .await;
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let client = Http::new(gw.addr());
-            tokio::spawn(async move { client.get("/api/items", Some(ALLOWED)).await })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.expect("request task").status, StatusCode::OK);
+    for reply in concurrent_gets(gw.addr(), 4).await {
+        assert_eq!(reply.status, StatusCode::OK);
     }
     let max = upstream.max_in_flight.load(Ordering::SeqCst);
     assert!((2..=4).contains(&max), "expected parallel upstream requests, saw at most {max}");
