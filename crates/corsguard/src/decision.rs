@@ -208,6 +208,71 @@ impl<'a> CorsHeaders<'a> {
     }
 }
 
+impl CorsHeaders<'_> {
+    /// The same headers owning their values, for when the request the decision borrows must be
+    /// handed on (a middleware calling the application) before the response exists. Each value
+    /// clone is a reference-count increment at most; nothing is allocated.
+    pub fn to_owned_headers(&self) -> OwnedCorsHeaders {
+        OwnedCorsHeaders {
+            allow_origin: self.allow_origin.cloned(),
+            allow_credentials: self.allow_credentials,
+            allow_methods: self.allow_methods.cloned(),
+            allow_headers: self.allow_headers.cloned(),
+            max_age: self.max_age.cloned(),
+            expose_headers: self.expose_headers.cloned(),
+            allow_private_network: self.allow_private_network,
+            vary: self.vary,
+            reason: self.reason,
+        }
+    }
+}
+
+/// A decision's headers with owned values: see [`CorsHeaders::to_owned_headers`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedCorsHeaders {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    allow_methods: Option<HeaderValue>,
+    allow_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+    expose_headers: Option<HeaderValue>,
+    allow_private_network: bool,
+    vary: Option<&'static HeaderValue>,
+    reason: Option<Reason>,
+}
+
+impl OwnedCorsHeaders {
+    /// Puts these headers on a response, exactly as [`CorsHeaders::apply_to`] does, moving the
+    /// values instead of cloning them.
+    pub fn apply_to(self, headers: &mut HeaderMap) {
+        strip_access_control(headers);
+        let flag = |on: bool| on.then(|| TRUE.clone());
+        let owned = [
+            (ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin),
+            (ACCESS_CONTROL_ALLOW_CREDENTIALS, flag(self.allow_credentials)),
+            (ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods),
+            (ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers),
+            (ACCESS_CONTROL_MAX_AGE, self.max_age),
+            (ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers),
+            (ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, flag(self.allow_private_network)),
+            (CORSGUARD_REASON, self.reason.map(|r| r.header_value().clone())),
+        ];
+        for (name, value) in owned {
+            if let Some(value) = value {
+                headers.insert(name, value);
+            }
+        }
+        match self.vary {
+            Some(vary) if headers.contains_key(VARY) => append_vary(headers, vary),
+            // Nothing to merge with: skip the token-by-token comparison.
+            Some(vary) => {
+                headers.insert(VARY, vary.clone());
+            }
+            None => {}
+        }
+    }
+}
+
 /// Removes every `Access-Control-*` response header.
 pub fn strip_access_control(headers: &mut HeaderMap) {
     let is_cors = |name: &HeaderName| name.as_str().starts_with("access-control-");

@@ -39,13 +39,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::header::VARY;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::decision::{append_vary, strip_access_control, CorsHeaders};
+use crate::decision::OwnedCorsHeaders;
 use crate::policy::Policy;
 use crate::reload::PolicyHandle;
 
@@ -240,7 +239,7 @@ where
     let decision = policy.decide(&request);
     if decision.forwarded {
         // The decision borrows the request, which the inner service takes: keep owned copies.
-        let headers = OwnedHeaders::capture(&decision.headers);
+        let headers = decision.headers.to_owned_headers();
         return ResponseFuture { kind: Kind::Forwarded { future: inner.call(request), headers } };
     }
     // A fresh map, sized once: `apply_to` on it would strip nothing and find no `Vary` to merge
@@ -252,49 +251,6 @@ where
     // A decision that does not forward always names its status; refuse if one ever did not.
     let status = decision.status.unwrap_or(StatusCode::FORBIDDEN);
     ResponseFuture { kind: Kind::Answered { status, headers } }
-}
-
-/// How many headers a forwarded response gets, at most, in the decisions corsguard makes
-/// today: `Access-Control-Allow-Origin`, `-Allow-Credentials`, `-Expose-Headers` and `Vary`
-/// (or `Vary` and `corsguard-reason`). Kept inline; any beyond go to `spill`, which costs an
-/// allocation only if it is ever used.
-const INLINE: usize = 4;
-
-/// A decision's headers, owned, so that they outlive the borrowed request.
-struct OwnedHeaders {
-    inline: [Option<(HeaderName, HeaderValue)>; INLINE],
-    spill: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl OwnedHeaders {
-    fn capture(headers: &CorsHeaders<'_>) -> Self {
-        let mut owned = OwnedHeaders { inline: [const { None }; INLINE], spill: Vec::new() };
-        let mut slots = owned.inline.iter_mut();
-        for (name, value) in headers.iter() {
-            match slots.next() {
-                Some(slot) => *slot = Some((name, value.clone())),
-                None => owned.spill.push((name, value.clone())),
-            }
-        }
-        owned
-    }
-
-    /// The same rules as [`CorsHeaders::apply_to`]: replace every `Access-Control-*` header,
-    /// append to `Vary`.
-    fn apply_to(&mut self, headers: &mut HeaderMap) {
-        strip_access_control(headers);
-        let inline = self.inline.iter_mut().map_while(Option::take);
-        for (name, value) in inline.chain(self.spill.drain(..)) {
-            if name != VARY {
-                headers.insert(name, value);
-            } else if headers.contains_key(VARY) {
-                append_vary(headers, &value);
-            } else {
-                // Nothing to merge with: skip the token-by-token comparison.
-                headers.insert(VARY, value);
-            }
-        }
-    }
 }
 
 pin_project! {
@@ -311,7 +267,7 @@ pin_project! {
         Forwarded {
             #[pin]
             future: F,
-            headers: OwnedHeaders,
+            headers: OwnedCorsHeaders,
         },
         Answered {
             status: StatusCode,
@@ -331,7 +287,7 @@ where
         match self.project().kind.project() {
             KindProj::Forwarded { future, headers } => {
                 let mut response = ready!(future.poll(cx))?;
-                headers.apply_to(response.headers_mut());
+                mem::take(headers).apply_to(response.headers_mut());
                 Poll::Ready(Ok(response))
             }
             KindProj::Answered { status, headers } => {
@@ -351,66 +307,5 @@ impl<F> fmt::Debug for ResponseFuture<F> {
             Kind::Answered { .. } => "Answered",
         };
         f.debug_struct("ResponseFuture").field("kind", &kind).finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http::Request;
-
-    /// Every kind of forwarded decision from a policy that sets every header, and the count of
-    /// headers each carries: all fit inline, so no request pays for the spill.
-    #[test]
-    fn forwarded_decisions_fit_inline() {
-        let policy = Policy::builder()
-            .origins(["https://app.example.com"])
-            .expose_headers(["X-Request-Id"])
-            .credentials(true)
-            .private_network(true)
-            .build()
-            .unwrap();
-        let requests = [
-            Request::get("/").header("origin", "https://app.example.com").body(()).unwrap(),
-            Request::get("/").header("origin", "https://evil.example.net").body(()).unwrap(),
-            Request::post("/").header("origin", "https://evil.example.net").body(()).unwrap(),
-            Request::options("/").header("origin", "https://app.example.com").body(()).unwrap(),
-            Request::get("/").body(()).unwrap(),
-            Request::delete("/").header("sec-fetch-site", "same-origin").body(()).unwrap(),
-        ];
-        let mut largest = 0;
-        for request in &requests {
-            let decision = policy.decide(request);
-            if decision.forwarded {
-                let owned = OwnedHeaders::capture(&decision.headers);
-                assert!(owned.spill.is_empty(), "{decision:?}");
-                largest = largest.max(decision.headers.iter().count());
-            }
-        }
-        assert_eq!(largest, INLINE);
-    }
-
-    #[test]
-    fn headers_beyond_the_inline_ones_are_still_applied() {
-        let policy = Policy::builder()
-            .origins(["https://app.example.com"])
-            .allow_headers(["Authorization"])
-            .credentials(true)
-            .build()
-            .unwrap();
-        let preflight = Request::options("/")
-            .header("origin", "https://app.example.com")
-            .header("access-control-request-method", "GET")
-            .body(())
-            .unwrap();
-        let decision = policy.decide(&preflight);
-        let mut expected = HeaderMap::new();
-        decision.headers.apply_to(&mut expected);
-        let mut owned = OwnedHeaders::capture(&decision.headers);
-        assert!(!owned.spill.is_empty());
-        let mut applied = HeaderMap::new();
-        applied.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        owned.apply_to(&mut applied);
-        assert_eq!(applied, expected);
     }
 }

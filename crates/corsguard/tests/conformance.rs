@@ -581,6 +581,27 @@ fn fetch_conformance_table() {
 }
 
 #[test]
+fn owned_headers_apply_exactly_like_borrowed_ones() {
+    for case in cases() {
+        let policy = (case.policy)().build().unwrap();
+        let req = request(&case);
+        let d = policy.decide(&req);
+        for upstream_vary in [None, Some("Accept-Encoding"), Some("origin")] {
+            let mut upstream = HeaderMap::new();
+            upstream.insert("access-control-allow-origin", "*".parse().unwrap());
+            if let Some(vary) = upstream_vary {
+                upstream.insert("vary", vary.parse().unwrap());
+            }
+            let mut borrowed = upstream.clone();
+            d.headers.apply_to(&mut borrowed);
+            let mut owned = upstream;
+            d.headers.to_owned_headers().apply_to(&mut owned);
+            assert_eq!(owned, borrowed, "{} (upstream Vary {upstream_vary:?})", case.name);
+        }
+    }
+}
+
+#[test]
 fn never_a_wildcard_with_credentials() {
     for origins in [vec!["*"], vec!["https://app.example.com", "*"]] {
         let err = Policy::builder().origins(origins).credentials(true).build().unwrap_err();
