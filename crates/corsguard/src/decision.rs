@@ -197,14 +197,7 @@ impl<'a> CorsHeaders<'a> {
     /// replaced (one source of truth, never two `Access-Control-Allow-Origin`), and `Vary` is
     /// appended to, never overwritten.
     pub fn apply_to(&self, headers: &mut HeaderMap) {
-        strip_access_control(headers);
-        for (name, value) in self.iter() {
-            if name == VARY {
-                append_vary(headers, value);
-            } else {
-                headers.insert(name, value.clone());
-            }
-        }
+        put_on_response(headers, self.iter().map(|(name, value)| (name, value.clone())));
     }
 }
 
@@ -245,9 +238,8 @@ impl OwnedCorsHeaders {
     /// Puts these headers on a response, exactly as [`CorsHeaders::apply_to`] does, moving the
     /// values instead of cloning them.
     pub fn apply_to(self, headers: &mut HeaderMap) {
-        strip_access_control(headers);
         let flag = |on: bool| on.then(|| TRUE.clone());
-        let owned = [
+        let entries = [
             (ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin),
             (ACCESS_CONTROL_ALLOW_CREDENTIALS, flag(self.allow_credentials)),
             (ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods),
@@ -255,20 +247,25 @@ impl OwnedCorsHeaders {
             (ACCESS_CONTROL_MAX_AGE, self.max_age),
             (ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers),
             (ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, flag(self.allow_private_network)),
+            (VARY, self.vary.cloned()),
             (CORSGUARD_REASON, self.reason.map(|r| r.header_value().clone())),
         ];
-        for (name, value) in owned {
-            if let Some(value) = value {
-                headers.insert(name, value);
-            }
-        }
-        match self.vary {
-            Some(vary) if headers.contains_key(VARY) => append_vary(headers, vary),
+        put_on_response(headers, entries.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))));
+    }
+}
+
+/// The one way CORS headers go on a response, owned or borrowed: every `Access-Control-*`
+/// header already there is replaced, and `Vary` is merged into the response's own.
+fn put_on_response(headers: &mut HeaderMap, entries: impl Iterator<Item = (HeaderName, HeaderValue)>) {
+    strip_access_control(headers);
+    for (name, value) in entries {
+        if name != VARY {
+            headers.insert(name, value);
+        } else if headers.contains_key(VARY) {
+            append_vary(headers, &value);
+        } else {
             // Nothing to merge with: skip the token-by-token comparison.
-            Some(vary) => {
-                headers.insert(VARY, vary.clone());
-            }
-            None => {}
+            headers.insert(VARY, value);
         }
     }
 }
