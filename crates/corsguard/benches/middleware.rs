@@ -73,6 +73,26 @@ fn inner() -> Inner {
     service_fn(|_request: Request<()>| ready(Ok(Response::new(()))))
 }
 
+/// The least any CORS middleware can do for an allowed actual request: no decision at all, just
+/// the reflected origin and three fixed headers put on the inner service's response.
+fn floor() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> {
+    static TRUE: HeaderValue = HeaderValue::from_static("true");
+    static EXPOSE: HeaderValue = HeaderValue::from_static("x-request-id");
+    static VARY: HeaderValue = HeaderValue::from_static("origin");
+    service_fn(|request: Request<()>| {
+        let origin = request.headers().get(ORIGIN).cloned();
+        let mut response = Response::new(());
+        let headers = response.headers_mut();
+        if let Some(origin) = origin {
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE.clone());
+            headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE.clone());
+            headers.insert(http::header::VARY, VARY.clone());
+        }
+        ready(Ok(response))
+    })
+}
+
 /// One request through `service`, which completes without waiting: every service here does.
 fn drive<S>(service: &mut S, request: Request<()>) -> Response<()>
 where
@@ -157,7 +177,7 @@ fn middleware(c: &mut Criterion) {
 }
 
 /// Runs `count` requests of one scenario through one service, for instruction counting:
-/// `"<scenario> <bare|corsguard|corsguard_reloadable|tower_http> <origins> <count>"`.
+/// `"<scenario> <bare|corsguard|corsguard_reloadable|tower_http|floor> <origins> <count>"`.
 fn instruction_count_run(spec: &str) {
     let parts: Vec<&str> = spec.split_whitespace().collect();
     let [scenario, service, n, count] = parts[..] else {
@@ -181,6 +201,7 @@ fn instruction_count_run(spec: &str) {
             run(layer.layer(inner()), scenario, count)
         }
         "tower_http" => run(tower_http_layer(n).layer(inner()), scenario, count),
+        "floor" => run(floor(), scenario, count),
         other => panic!("unknown service {other:?}"),
     }
 }

@@ -197,7 +197,7 @@ impl<'a> CorsHeaders<'a> {
     /// replaced (one source of truth, never two `Access-Control-Allow-Origin`), and `Vary` is
     /// appended to, never overwritten.
     pub fn apply_to(&self, headers: &mut HeaderMap) {
-        put_on_response(headers, self.iter().map(|(name, value)| (name, value.clone())));
+        self.to_owned_headers().apply_to(headers);
     }
 }
 
@@ -236,36 +236,35 @@ pub struct OwnedCorsHeaders {
 
 impl OwnedCorsHeaders {
     /// Puts these headers on a response, exactly as [`CorsHeaders::apply_to`] does, moving the
-    /// values instead of cloning them.
+    /// values instead of cloning them. This is the one place CORS headers go on a response.
     pub fn apply_to(self, headers: &mut HeaderMap) {
-        let flag = |on: bool| on.then(|| TRUE.clone());
-        let entries = [
-            (ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin),
-            (ACCESS_CONTROL_ALLOW_CREDENTIALS, flag(self.allow_credentials)),
-            (ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods),
-            (ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers),
-            (ACCESS_CONTROL_MAX_AGE, self.max_age),
-            (ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers),
-            (ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, flag(self.allow_private_network)),
-            (VARY, self.vary.cloned()),
-            (CORSGUARD_REASON, self.reason.map(|r| r.header_value().clone())),
-        ];
-        put_on_response(headers, entries.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))));
-    }
-}
-
-/// The one way CORS headers go on a response, owned or borrowed: every `Access-Control-*`
-/// header already there is replaced, and `Vary` is merged into the response's own.
-fn put_on_response(headers: &mut HeaderMap, entries: impl Iterator<Item = (HeaderName, HeaderValue)>) {
-    strip_access_control(headers);
-    for (name, value) in entries {
-        if name != VARY {
-            headers.insert(name, value);
-        } else if headers.contains_key(VARY) {
-            append_vary(headers, &value);
-        } else {
-            // Nothing to merge with: skip the token-by-token comparison.
-            headers.insert(VARY, value);
+        // Most responses carry no CORS headers and no `Vary` of their own (an empty map is the
+        // common case for a middleware): then there is nothing to strip or merge with.
+        let merge_vary = !headers.is_empty() && {
+            strip_access_control(headers);
+            headers.contains_key(VARY)
+        };
+        let mut put = |name: HeaderName, value: Option<HeaderValue>| {
+            if let Some(value) = value {
+                headers.insert(name, value);
+            }
+        };
+        put(ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin);
+        put(ACCESS_CONTROL_ALLOW_CREDENTIALS, self.allow_credentials.then(|| TRUE.clone()));
+        put(ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods);
+        put(ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers);
+        put(ACCESS_CONTROL_MAX_AGE, self.max_age);
+        put(ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers);
+        put(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, self.allow_private_network.then(|| TRUE.clone()));
+        match self.vary {
+            Some(vary) if merge_vary => append_vary(headers, vary),
+            Some(vary) => {
+                headers.insert(VARY, vary.clone());
+            }
+            None => {}
+        }
+        if let Some(reason) = self.reason {
+            headers.insert(CORSGUARD_REASON, reason.header_value().clone());
         }
     }
 }
@@ -332,12 +331,15 @@ pub(crate) fn decide<'a>(rules: &'a Rules, strict: bool, req: RequestView<'a>) -
     let bytes = origin_value.as_bytes();
     // Exact entries are stored in canonical form, so a byte-equal hit needs no parsing: the
     // common allowed request costs one hash lookup.
+    let mut parsed = None;
     let origin_verdict = if repeated {
         Err(Reason::OriginRepeated)
     } else if rules.matcher.contains_exact(bytes) {
         Ok(())
     } else {
-        match Origin::parse(bytes) {
+        let result = Origin::parse(bytes);
+        parsed = Some(result);
+        match result {
             Ok(origin) if rules.matcher.matches(&origin) => Ok(()),
             Ok(_) => Err(Reason::OriginNotAllowed),
             Err(OriginError::Null) => Err(Reason::OriginNull),
@@ -353,8 +355,21 @@ pub(crate) fn decide<'a>(rules: &'a Rules, strict: bool, req: RequestView<'a>) -
     if is_preflight {
         preflight(rules, strict, req, allow_origin)
     } else {
-        let single_origin = (!repeated).then_some(bytes);
+        let single_origin = (!repeated).then_some(SingleOrigin { bytes, parsed });
         actual(rules, strict, req, single_origin, allow_origin)
+    }
+}
+
+/// The request's only `Origin`, with its parse result when deciding already needed it.
+#[derive(Clone, Copy)]
+struct SingleOrigin<'a> {
+    bytes: &'a [u8],
+    parsed: Option<Result<Origin<'a>, OriginError>>,
+}
+
+impl<'a> SingleOrigin<'a> {
+    fn parse(self) -> Option<Origin<'a>> {
+        self.parsed.unwrap_or_else(|| Origin::parse(self.bytes)).ok()
     }
 }
 
@@ -441,12 +456,14 @@ fn check_request_method(rules: &Rules, headers: &HeaderMap) -> Result<(), Reason
 }
 
 fn check_request_headers(rules: &Rules, headers: &HeaderMap) -> Result<(), Reason> {
-    let list =
-        RequestHeaders::parse(headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS)).map_err(|e| match e {
-            RequestHeadersError::Malformed => Reason::RequestHeadersMalformed,
-            RequestHeadersError::TooLarge => Reason::RequestHeadersTooLarge,
-        })?;
-    if list.names().all(|name| rules.allows_request_header(name)) {
+    let all_allowed = RequestHeaders::check(headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS), |name| {
+        rules.allows_request_header(name)
+    })
+    .map_err(|e| match e {
+        RequestHeadersError::Malformed => Reason::RequestHeadersMalformed,
+        RequestHeadersError::TooLarge => Reason::RequestHeadersTooLarge,
+    })?;
+    if all_allowed {
         Ok(())
     } else {
         Err(Reason::HeaderNotAllowed)
@@ -457,7 +474,7 @@ fn actual<'a>(
     rules: &'a Rules,
     strict: bool,
     req: RequestView<'a>,
-    origin: Option<&'a [u8]>,
+    origin: Option<SingleOrigin<'a>>,
     allow_origin: Result<&'a HeaderValue, Reason>,
 ) -> Decision<'a> {
     let verdict = allow_origin.and_then(|acao| {
@@ -489,7 +506,7 @@ fn actual<'a>(
     let same_origin = match sec_fetch_site(req.headers) {
         Some(site) => is_same_origin_site(site),
         None => origin
-            .and_then(|o| Origin::parse(o).ok())
+            .and_then(SingleOrigin::parse)
             .is_some_and(|o| request_host(req).is_some_and(|h| h == o.authority().as_bytes())),
     };
     let no_cors = Decision {

@@ -42,6 +42,9 @@ pub struct Rules {
     pub(crate) matcher: OriginMatcher,
     methods: Vec<Method>,
     header_wildcard: bool,
+    /// `allow_headers` lowercased, `*` left out: browsers send lowercase names, so a plain
+    /// byte comparison usually settles it.
+    allowed_header_names: Vec<Box<[u8]>>,
     pub(crate) allow_methods: HeaderValue,
     pub(crate) allow_headers: Option<HeaderValue>,
     pub(crate) max_age: HeaderValue,
@@ -57,6 +60,12 @@ impl Rules {
             matcher: OriginMatcher::new(&settings.origins),
             methods,
             header_wildcard: settings.allow_headers.iter().any(|h| h == "*"),
+            allowed_header_names: settings
+                .allow_headers
+                .iter()
+                .filter(|h| *h != "*")
+                .map(|h| h.to_ascii_lowercase().into_bytes().into_boxed_slice())
+                .collect(),
             allow_methods: joined(&settings.methods).unwrap_or_else(|| HeaderValue::from_static("")),
             allow_headers: joined(&settings.allow_headers),
             max_age: HeaderValue::from(settings.max_age),
@@ -87,12 +96,18 @@ impl Rules {
 
     /// Fetch: `*` never covers `Authorization`, which must be listed by name.
     pub(crate) fn allows_request_header(&self, name: &[u8]) -> bool {
-        let listed = || self.settings.allow_headers.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
-        if name.eq_ignore_ascii_case(b"authorization") {
+        let listed = || self.allowed_header_names.iter().any(|h| same_name(h, name));
+        if same_name(b"authorization", name) {
             return listed();
         }
         self.header_wildcard || listed()
     }
+}
+
+/// Header-name equality, `lower` being lowercase: the byte comparison first, as browsers send
+/// lowercase names; the case-folding one only when that fails.
+fn same_name(lower: &[u8], name: &[u8]) -> bool {
+    lower.len() == name.len() && (lower == name || lower.eq_ignore_ascii_case(name))
 }
 
 fn joined(items: &[String]) -> Option<HeaderValue> {

@@ -580,23 +580,63 @@ fn fetch_conformance_table() {
     assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// `apply_to` against its definition written out plainly: every upstream `Access-Control-*`
+/// header removed, the decision's headers inserted, and `Vary` appended unless the upstream's
+/// already names every token. Covers the empty-map fast path and the merging path.
 #[test]
-fn owned_headers_apply_exactly_like_borrowed_ones() {
+fn applying_headers_follows_the_plain_definition() {
+    fn by_definition(upstream: &HeaderMap, decided: &[(http::HeaderName, http::HeaderValue)]) -> HeaderMap {
+        let mut expected = HeaderMap::new();
+        for (name, value) in upstream {
+            if !name.as_str().starts_with("access-control-") {
+                expected.append(name, value.clone());
+            }
+        }
+        for (name, value) in decided {
+            if name != "vary" {
+                expected.insert(name, value.clone());
+                continue;
+            }
+            let present: Vec<String> = upstream
+                .get_all("vary")
+                .iter()
+                .flat_map(|v| v.to_str().unwrap().split(','))
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect();
+            let covered = value
+                .to_str()
+                .unwrap()
+                .split(',')
+                .all(|t| present.iter().any(|p| p == "*" || *p == t.trim().to_ascii_lowercase()));
+            if !covered {
+                expected.append(name, value.clone());
+            }
+        }
+        expected
+    }
     for case in cases() {
         let policy = (case.policy)().build().unwrap();
         let req = request(&case);
         let d = policy.decide(&req);
-        for upstream_vary in [None, Some("Accept-Encoding"), Some("origin")] {
-            let mut upstream = HeaderMap::new();
-            upstream.insert("access-control-allow-origin", "*".parse().unwrap());
-            if let Some(vary) = upstream_vary {
-                upstream.insert("vary", vary.parse().unwrap());
+        let decided: Vec<_> = d.headers.iter().map(|(n, v)| (n, v.clone())).collect();
+        for upstream_vary in [None, Some("Accept-Encoding"), Some("origin"), Some("*")] {
+            for upstream_cors in [false, true] {
+                let mut upstream = HeaderMap::new();
+                if upstream_cors {
+                    upstream.insert("access-control-allow-origin", "*".parse().unwrap());
+                    upstream.insert("access-control-max-age", "86400".parse().unwrap());
+                }
+                if let Some(vary) = upstream_vary {
+                    upstream.insert("vary", vary.parse().unwrap());
+                }
+                let expected = by_definition(&upstream, &decided);
+                let mut borrowed = upstream.clone();
+                d.headers.apply_to(&mut borrowed);
+                assert_eq!(borrowed, expected, "{} (upstream {upstream:?})", case.name);
+                let mut owned = upstream;
+                d.headers.to_owned_headers().apply_to(&mut owned);
+                assert_eq!(owned, expected, "{} owned (Vary {upstream_vary:?})", case.name);
             }
-            let mut borrowed = upstream.clone();
-            d.headers.apply_to(&mut borrowed);
-            let mut owned = upstream;
-            d.headers.to_owned_headers().apply_to(&mut owned);
-            assert_eq!(owned, borrowed, "{} (upstream Vary {upstream_vary:?})", case.name);
         }
     }
 }

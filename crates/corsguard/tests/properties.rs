@@ -1,6 +1,7 @@
 //! Property tests: no input makes the parsers or the decision panic, and the compiled origin
 //! matcher agrees with the plain per-pattern definition.
 
+use corsguard::headers::RequestHeaders;
 use corsguard::origin::Origin;
 use corsguard::pattern::{OriginMatcher, OriginPattern, PortSpec};
 use corsguard::Policy;
@@ -72,6 +73,23 @@ proptest! {
             prop_assert!(!d.allowed && !d.forwarded && d.headers.allow_origin().is_none());
         }
         prop_assert!(d.headers.iter().any(|(n, _)| n == "vary"));
+    }
+
+    #[test]
+    fn one_pass_header_check_agrees_with_parse_then_test(
+        lines in proptest::collection::vec("[a-zA-Z0-9\\- ,\t;]{0,40}", 1..4),
+        allowed in proptest::collection::vec("[a-zA-Z\\-]{1,6}", 0..4),
+    ) {
+        let mut map = http::HeaderMap::new();
+        for line in &lines {
+            if let Ok(value) = HeaderValue::from_str(line) {
+                map.append("access-control-request-headers", value);
+            }
+        }
+        let values = || map.get_all("access-control-request-headers");
+        let listed = |name: &[u8]| allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(name));
+        let two_pass = RequestHeaders::parse(values()).map(|list| list.names().all(listed));
+        prop_assert_eq!(RequestHeaders::check(values(), listed), two_pass);
     }
 
     #[test]
