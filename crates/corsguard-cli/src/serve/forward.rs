@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, FORWARDED, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
 
@@ -27,33 +28,52 @@ pub fn is_upgrade<B>(request: &Request<B>) -> bool {
         && connection_tokens(request.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
+/// The headers that describe one connection whatever `Connection` says (RFC 9110 §7.6.1), plus
+/// the legacy ones proxies still meet.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    PROXY_AUTHORIZATION,
+    PROXY_AUTHENTICATE,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+];
+
 /// Removes the headers that describe one connection rather than the message: the fixed list
 /// and every name the `Connection` header lists. With `keep_upgrade`, `Upgrade` and
 /// `Connection: upgrade` survive so that the next hop can switch protocols too.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Runs twice per proxied request: names only listed in `Connection` and not present cost
+    // nothing, and one pass over the names spares a hashed removal per fixed name.
     let listed: Vec<HeaderName> = connection_tokens(headers)
         .filter(|t| !(keep_upgrade && t.eq_ignore_ascii_case("upgrade")))
+        // `keep-alive`, the usual token, is on the fixed list below anyway.
+        .filter(|t| !HOP_BY_HOP.iter().any(|hop| t.eq_ignore_ascii_case(hop.as_str())))
+        .filter(|t| headers.contains_key(*t))
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
     for name in listed {
         headers.remove(name);
     }
-    for name in [
-        CONNECTION,
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        PROXY_AUTHORIZATION,
-        PROXY_AUTHENTICATE,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-    ] {
-        headers.remove(name);
+    // Which fixed names are present, as bits (the last one for `Upgrade`): responses nearly
+    // always carry `Connection`, rarely anything else of the list.
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present |= 1 << index;
+        } else if name == UPGRADE && !keep_upgrade {
+            present |= 1 << HOP_BY_HOP.len();
+        }
+    }
+    for (index, name) in HOP_BY_HOP.into_iter().chain([UPGRADE]).enumerate() {
+        if present & (1 << index) != 0 {
+            headers.remove(name);
+        }
     }
     if keep_upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(UPGRADE);
     }
 }
 
@@ -67,32 +87,55 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// What this hop tells the upstream about one client connection, formatted once when the
+/// connection opens rather than on every request.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// The peer address as an `X-Forwarded-For` element.
+    address: HeaderValue,
+    /// `for=<node>;proto=<proto>`, the start of this hop's `Forwarded` element.
+    forwarded: Bytes,
+    proto: &'static str,
+}
+
+impl Client {
+    /// The client at `peer`, connected over `proto` (`http` or `https`).
+    pub fn new(peer: SocketAddr, proto: &'static str) -> Client {
+        let ip = peer.ip().to_canonical();
+        let node = match ip {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("\"[{ip}]\""),
+        };
+        Client {
+            address: HeaderValue::from_str(&ip.to_string()).expect("an IP address is a header value"),
+            forwarded: Bytes::from(format!("for={node};proto={proto}")),
+            proto,
+        }
+    }
+}
+
 /// Tells the upstream who the client is: appends the peer to `X-Forwarded-For` and
 /// `Forwarded` (RFC 7239), as each proxy on the path does, and sets `X-Forwarded-Proto` and
 /// `X-Forwarded-Host` to what this hop saw.
-pub fn add_forwarded(
-    headers: &mut HeaderMap,
-    peer: SocketAddr,
-    proto: &'static str,
-    host: Option<&HeaderValue>,
-) {
-    let ip = peer.ip().to_canonical();
-    let ip_text = ip.to_string();
-    append_list(headers, X_FORWARDED_FOR, &ip_text);
+pub fn add_forwarded(headers: &mut HeaderMap, client: &Client, host: Option<&HeaderValue>) {
+    append_list(headers, X_FORWARDED_FOR, client.address.clone());
 
-    let node = match ip {
-        IpAddr::V4(_) => ip_text,
-        IpAddr::V6(_) => format!("\"[{ip_text}]\""),
+    let element = match host.filter(|h| is_forwarded_token_safe(h.as_bytes())) {
+        None => HeaderValue::from_maybe_shared(client.forwarded.clone()),
+        Some(host) => {
+            let mut element = BytesMut::with_capacity(client.forwarded.len() + host.len() + 8);
+            element.extend_from_slice(&client.forwarded);
+            element.extend_from_slice(b";host=\"");
+            element.extend_from_slice(host.as_bytes());
+            element.extend_from_slice(b"\"");
+            HeaderValue::from_maybe_shared(element.freeze())
+        }
     };
-    let mut element = format!("for={node};proto={proto}");
-    if let Some(host) = host.and_then(|h| h.to_str().ok()).filter(|h| is_forwarded_token_safe(h)) {
-        element.push_str(";host=\"");
-        element.push_str(host);
-        element.push('"');
+    if let Ok(element) = element {
+        append_list(headers, FORWARDED, element);
     }
-    append_list(headers, FORWARDED, &element);
 
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
     match host {
         Some(host) => {
             headers.insert(X_FORWARDED_HOST, host.clone());
@@ -104,20 +147,33 @@ pub fn add_forwarded(
 }
 
 /// A host that can sit inside a quoted-string without escaping.
-fn is_forwarded_token_safe(host: &str) -> bool {
-    host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+fn is_forwarded_token_safe(host: &[u8]) -> bool {
+    host.iter().all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
-fn append_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
-    let joined = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(existing) if headers.get_all(&name).iter().count() == 1 => format!("{existing}, {item}"),
-        _ => item.to_owned(),
+fn append_list(headers: &mut HeaderMap, name: HeaderName, item: HeaderValue) {
+    let mut values = headers.get_all(&name).iter();
+    let joined = match (values.next(), values.next()) {
+        (None, _) => Some(item),
+        (Some(existing), None) if existing.to_str().is_ok() => {
+            let mut joined = BytesMut::with_capacity(existing.len() + 2 + item.len());
+            joined.extend_from_slice(existing.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(item.as_bytes());
+            HeaderValue::from_maybe_shared(joined.freeze()).ok()
+        }
+        // Several prior values (or an unreadable one) are folded away: a spoofed list is worth
+        // less than a clean one that ends with the address this hop actually saw.
+        _ => Some(item),
     };
-    // Several prior values (or an unreadable one) are folded away: a spoofed list is worth less
-    // than a clean one that ends with the address this hop actually saw.
-    headers.remove(&name);
-    if let Ok(value) = HeaderValue::from_str(&joined) {
-        headers.insert(name, value);
+    match joined {
+        // `insert` replaces every prior value.
+        Some(value) => {
+            headers.insert(name, value);
+        }
+        None => {
+            headers.remove(name);
+        }
     }
 }
 
@@ -173,14 +229,14 @@ mod tests {
     fn forwarded_headers_append_the_peer_and_set_proto_and_host() {
         let mut h = map(&[("x-forwarded-for", "203.0.113.9"), ("x-forwarded-proto", "ftp")]);
         let host = HeaderValue::from_static("api.example.com");
-        add_forwarded(&mut h, "127.0.0.1:5000".parse().unwrap(), "https", Some(&host));
+        add_forwarded(&mut h, &Client::new("127.0.0.1:5000".parse().unwrap(), "https"), Some(&host));
         assert_eq!(h.get("x-forwarded-for").unwrap(), "203.0.113.9, 127.0.0.1");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert_eq!(h.get("x-forwarded-host").unwrap(), "api.example.com");
         assert_eq!(h.get("forwarded").unwrap(), "for=127.0.0.1;proto=https;host=\"api.example.com\"");
 
         let mut h = HeaderMap::new();
-        add_forwarded(&mut h, "[::1]:5000".parse().unwrap(), "http", None);
+        add_forwarded(&mut h, &Client::new("[::1]:5000".parse().unwrap(), "http"), None);
         assert_eq!(h.get("forwarded").unwrap(), "for=\"[::1]\";proto=http");
         assert!(h.get("x-forwarded-host").is_none());
     }
@@ -189,7 +245,7 @@ mod tests {
     fn a_quote_in_the_host_is_not_copied_into_forwarded() {
         let mut h = HeaderMap::new();
         let host = HeaderValue::from_static("evil\"host");
-        add_forwarded(&mut h, "127.0.0.1:1".parse().unwrap(), "http", Some(&host));
+        add_forwarded(&mut h, &Client::new("127.0.0.1:1".parse().unwrap(), "http"), Some(&host));
         assert_eq!(h.get("forwarded").unwrap(), "for=127.0.0.1;proto=http");
     }
 

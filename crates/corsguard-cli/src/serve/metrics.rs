@@ -52,6 +52,9 @@ pub struct Metrics {
 struct Inner {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    /// The `requests` counters of every plausible combination, by [`request_slot`]: counting a
+    /// request is then one atomic add, not a label-set hash and a lock.
+    request_counters: Box<[Option<Counter>]>,
     upstream_latency: Histogram,
     upstream_errors: Family<OneLabel, Counter>,
     reloads: Family<OneLabel, Counter>,
@@ -98,11 +101,13 @@ impl Metrics {
             report_mode.clone(),
         );
 
-        for kind in [RequestKind::NotCors, RequestKind::Preflight, RequestKind::Actual] {
+        let mut request_counters = vec![None; KINDS.len() * Reason::ALL.len() * 2].into_boxed_slice();
+        for kind in KINDS {
             for reason in Reason::ALL {
-                for verdict in ["allowed", "refused"] {
-                    if plausible(kind, *reason, verdict) {
-                        drop(requests.get_or_create(&request_labels(kind, verdict, *reason)));
+                for allowed in [true, false] {
+                    if plausible(kind, *reason, allowed) {
+                        let counter = requests.get_or_create(&request_labels(kind, allowed, *reason)).clone();
+                        request_counters[request_slot(kind, allowed, *reason)] = Some(counter);
                     }
                 }
             }
@@ -117,6 +122,7 @@ impl Metrics {
             inner: Arc::new(Inner {
                 registry,
                 requests,
+                request_counters,
                 upstream_latency,
                 upstream_errors,
                 reloads,
@@ -128,8 +134,10 @@ impl Metrics {
 
     /// Counts one decision.
     pub fn request(&self, kind: RequestKind, allowed: bool, reason: Reason) {
-        let verdict = if allowed { "allowed" } else { "refused" };
-        self.inner.requests.get_or_create(&request_labels(kind, verdict, reason)).inc();
+        match &self.inner.request_counters[request_slot(kind, allowed, reason)] {
+            Some(counter) => counter.inc(),
+            None => self.inner.requests.get_or_create(&request_labels(kind, allowed, reason)).inc(),
+        };
     }
 
     /// Records how long the upstream took to answer.
@@ -187,14 +195,22 @@ impl Default for Metrics {
     }
 }
 
-fn request_labels(kind: RequestKind, verdict: &'static str, reason: Reason) -> RequestLabels {
+const KINDS: [RequestKind; 3] = [RequestKind::NotCors, RequestKind::Preflight, RequestKind::Actual];
+
+fn request_labels(kind: RequestKind, allowed: bool, reason: Reason) -> RequestLabels {
+    let verdict = if allowed { "allowed" } else { "refused" };
     [("kind", kind.as_str()), ("verdict", verdict), ("reason", reason.code())]
+}
+
+/// Where a combination's counter sits in `request_counters`.
+fn request_slot(kind: RequestKind, allowed: bool, reason: Reason) -> usize {
+    // `Reason` is a fieldless enum listed in declaration order in `Reason::ALL`.
+    ((kind as usize) * Reason::ALL.len() + reason as usize) * 2 + usize::from(allowed)
 }
 
 /// The (kind, reason, verdict) combinations the decision can produce, pre-registered so that
 /// they read as zero before they first happen.
-fn plausible(kind: RequestKind, reason: Reason, verdict: &str) -> bool {
-    let allowed = verdict == "allowed";
+fn plausible(kind: RequestKind, reason: Reason, allowed: bool) -> bool {
     match (kind, reason) {
         (RequestKind::NotCors, Reason::NoOrigin) => allowed,
         (RequestKind::NotCors, Reason::CrossOriginRequest) => !allowed,
@@ -203,5 +219,48 @@ fn plausible(kind: RequestKind, reason: Reason, verdict: &str) -> bool {
         (RequestKind::Actual, Reason::SameOrigin) => allowed,
         (_, Reason::NoOrigin | Reason::SameOrigin) => false,
         _ => !allowed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_combination_has_its_own_slot() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in KINDS {
+            for reason in Reason::ALL {
+                for allowed in [true, false] {
+                    assert!(
+                        seen.insert(request_slot(kind, allowed, *reason)),
+                        "{kind:?} {reason:?} {allowed}"
+                    );
+                }
+            }
+        }
+        assert_eq!(seen.len(), KINDS.len() * Reason::ALL.len() * 2);
+        assert!(seen.iter().all(|slot| *slot < seen.len()));
+    }
+
+    #[test]
+    fn requests_are_counted_under_their_labels() {
+        let metrics = Metrics::new();
+        metrics.request(RequestKind::Actual, false, Reason::OriginNotAllowed);
+        metrics.request(RequestKind::Actual, false, Reason::OriginNotAllowed);
+        metrics.request(RequestKind::Preflight, true, Reason::Allowed);
+        let text = metrics.render();
+        let count = |labels: &str| {
+            text.lines()
+                .find(|l| l.starts_with("corsguard_requests_total{") && l.contains(labels))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            count(r#"kind="actual",verdict="refused",reason="origin-not-allowed""#).as_deref(),
+            Some("2")
+        );
+        assert_eq!(count(r#"kind="preflight",verdict="allowed",reason="allowed""#).as_deref(), Some("1"));
+        assert_eq!(count(r#"kind="actual",verdict="allowed",reason="allowed""#).as_deref(), Some("0"));
     }
 }

@@ -29,11 +29,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use corsguard::decision::{append_vary, strip_access_control};
+use corsguard::decision::OwnedCorsHeaders;
 use corsguard::{PolicyHandle, Reason, RequestKind};
-use http::header::{CONTENT_TYPE, HOST, ORIGIN, VARY};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -399,9 +399,10 @@ async fn serve_connection<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let client = Arc::new(forward::Client::new(peer, proto));
     let service = service_fn(move |request| {
-        let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(shared.handle(request, peer, proto).await) }
+        let (shared, client) = (Arc::clone(&shared), Arc::clone(&client));
+        async move { Ok::<_, Infallible>(shared.handle(request, &client).await) }
     });
     let conn = server.serve_connection_with_upgrades(io, service);
     if let Err(e) = watcher.watch(conn).await {
@@ -440,7 +441,7 @@ struct Verdict {
     forwarded: bool,
     status: Option<StatusCode>,
     reason: Reason,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: OwnedCorsHeaders,
 }
 
 impl Verdict {
@@ -453,31 +454,13 @@ impl Verdict {
             forwarded: decision.forwarded,
             status: decision.status,
             reason: decision.reason,
-            headers: decision.headers.iter().map(|(name, value)| (name, value.clone())).collect(),
-        }
-    }
-
-    /// The policy's headers replace every `Access-Control-*` header of the response (one
-    /// source of truth), and `Vary` is merged.
-    fn apply(&self, headers: &mut HeaderMap) {
-        strip_access_control(headers);
-        for (name, value) in &self.headers {
-            if *name == VARY {
-                append_vary(headers, value);
-            } else {
-                headers.insert(name.clone(), value.clone());
-            }
+            headers: decision.headers.to_owned_headers(),
         }
     }
 }
 
 impl Shared {
-    async fn handle(
-        &self,
-        request: Request<Incoming>,
-        peer: SocketAddr,
-        proto: &'static str,
-    ) -> Response<Body> {
+    async fn handle(&self, request: Request<Incoming>, client: &forward::Client) -> Response<Body> {
         if request.method() == Method::CONNECT {
             // A reverse proxy never opens tunnels to arbitrary hosts.
             return plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n");
@@ -491,22 +474,21 @@ impl Shared {
         match mode {
             Mode::Enforce => {
                 if let (false, Some(status)) = (verdict.forwarded, verdict.status) {
-                    return local_answer(status, &verdict);
+                    return local_answer(status, verdict);
                 }
-                self.forward(request, peer, proto, Some(&verdict)).await
+                self.forward(request, client, Some(verdict.headers)).await
             }
-            Mode::Report => self.forward(request, peer, proto, None).await,
+            Mode::Report => self.forward(request, client, None).await,
         }
     }
 
-    /// Sends the request upstream and streams the answer back; `cors` is the verdict whose
-    /// headers replace the upstream's (none in report mode).
+    /// Sends the request upstream and streams the answer back; `cors` are the verdict's
+    /// headers, which replace the upstream's CORS headers (none in report mode).
     async fn forward(
         &self,
         mut request: Request<Incoming>,
-        peer: SocketAddr,
-        proto: &'static str,
-        cors: Option<&Verdict>,
+        client: &forward::Client,
+        cors: Option<OwnedCorsHeaders>,
     ) -> Response<Body> {
         let upgrade = forward::is_upgrade(&request);
         let client_side = upgrade.then(|| hyper::upgrade::on(&mut request));
@@ -520,7 +502,7 @@ impl Shared {
         // The upstream connection is HTTP/1.1 whatever the client spoke.
         parts.version = Version::HTTP_11;
         forward::remove_hop_by_hop(&mut parts.headers, upgrade);
-        forward::add_forwarded(&mut parts.headers, peer, proto, host.as_ref());
+        forward::add_forwarded(&mut parts.headers, client, host.as_ref());
         if !parts.headers.contains_key(HOST) {
             // HTTP/1.1 requires a Host: the client's authority, or else the upstream's own.
             if let Some(host) = host.or_else(|| self.upstream.host_header()) {
@@ -557,8 +539,9 @@ impl Shared {
             tunnel(client_side, hyper::upgrade::on(&mut response));
         }
         forward::remove_hop_by_hop(response.headers_mut(), switching && upgrade);
-        if let Some(verdict) = cors {
-            verdict.apply(response.headers_mut());
+        if let Some(cors) = cors {
+            // One source of truth: the upstream's own `Access-Control-*` headers are replaced.
+            cors.apply_to(response.headers_mut());
         }
         // An HTTP/1.0 upstream must not downgrade the client's connection.
         *response.version_mut() = client_version;
@@ -632,7 +615,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// 204 or 403 answered by the gateway itself.
-fn local_answer(status: StatusCode, verdict: &Verdict) -> Response<Body> {
+fn local_answer(status: StatusCode, verdict: Verdict) -> Response<Body> {
     let body = if verdict.reason == Reason::CrossOriginRequest {
         Bytes::from_static(b"cross-origin request refused\n")
     } else {
@@ -643,16 +626,16 @@ fn local_answer(status: StatusCode, verdict: &Verdict) -> Response<Body> {
     if status != StatusCode::NO_CONTENT {
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     }
-    verdict.apply(response.headers_mut());
+    verdict.headers.apply_to(response.headers_mut());
     response
 }
 
 /// An error the gateway answers for the upstream, with the CORS headers an allowed origin
 /// would have got, so the page sees "502" rather than a misleading CORS error.
-fn error_answer(status: StatusCode, text: &'static str, cors: Option<&Verdict>) -> Response<Body> {
+fn error_answer(status: StatusCode, text: &'static str, cors: Option<OwnedCorsHeaders>) -> Response<Body> {
     let mut response = plain(status, text);
-    if let Some(verdict) = cors {
-        verdict.apply(response.headers_mut());
+    if let Some(cors) = cors {
+        cors.apply_to(response.headers_mut());
     }
     response
 }
