@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, FORWARDED, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, FORWARDED, HOST, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
 
 /// `X-Forwarded-For`.
@@ -15,10 +15,6 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 /// `X-Forwarded-Host`.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-const PROXY_AUTHORIZATION: HeaderName = HeaderName::from_static("proxy-authorization");
-const PROXY_AUTHENTICATE: HeaderName = HeaderName::from_static("proxy-authenticate");
 
 /// True for an HTTP/1.1 request asking to switch protocols (WebSocket): `Connection: upgrade`
 /// and an `Upgrade` header. HTTP/2 has no such mechanism (and forbids both headers).
@@ -29,47 +25,46 @@ pub fn is_upgrade<B>(request: &Request<B>) -> bool {
 }
 
 /// The headers that describe one connection whatever `Connection` says (RFC 9110 §7.6.1), plus
-/// the legacy ones proxies still meet.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    CONNECTION,
-    KEEP_ALIVE,
-    PROXY_CONNECTION,
-    PROXY_AUTHORIZATION,
-    PROXY_AUTHENTICATE,
-    TE,
-    TRAILER,
-    TRANSFER_ENCODING,
+/// the legacy ones proxies still meet. `upgrade` comes last: it survives a protocol switch.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 /// Removes the headers that describe one connection rather than the message: the fixed list
 /// and every name the `Connection` header lists. With `keep_upgrade`, `Upgrade` and
 /// `Connection: upgrade` survive so that the next hop can switch protocols too.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Runs twice per proxied request: names only listed in `Connection` and not present cost
-    // nothing, and one pass over the names spares a hashed removal per fixed name.
+    let fixed = if keep_upgrade { &HOP_BY_HOP[..HOP_BY_HOP.len() - 1] } else { &HOP_BY_HOP[..] };
+    // Runs twice per proxied request, so it looks before it removes: a listed name that is on
+    // the fixed list or not present costs no removal.
     let listed: Vec<HeaderName> = connection_tokens(headers)
         .filter(|t| !(keep_upgrade && t.eq_ignore_ascii_case("upgrade")))
-        // `keep-alive`, the usual token, is on the fixed list below anyway.
-        .filter(|t| !HOP_BY_HOP.iter().any(|hop| t.eq_ignore_ascii_case(hop.as_str())))
+        .filter(|t| !fixed.iter().any(|hop| t.eq_ignore_ascii_case(hop)))
         .filter(|t| headers.contains_key(*t))
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
     for name in listed {
         headers.remove(name);
     }
-    // Which fixed names are present, as bits (the last one for `Upgrade`): responses nearly
-    // always carry `Connection`, rarely anything else of the list.
+    // One pass over the names marks the fixed ones present (responses nearly always carry
+    // `Connection`, rarely anything else of the list); only those are removed.
     let mut present = 0u16;
     for name in headers.keys() {
-        if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+        if let Some(index) = fixed.iter().position(|hop| *hop == name.as_str()) {
             present |= 1 << index;
-        } else if name == UPGRADE && !keep_upgrade {
-            present |= 1 << HOP_BY_HOP.len();
         }
     }
-    for (index, name) in HOP_BY_HOP.into_iter().chain([UPGRADE]).enumerate() {
+    for (index, name) in fixed.iter().enumerate() {
         if present & (1 << index) != 0 {
-            headers.remove(name);
+            headers.remove(*name);
         }
     }
     if keep_upgrade {
