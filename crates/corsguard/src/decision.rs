@@ -4,7 +4,7 @@
 //! Deciding never allocates: the decision borrows the request's `Origin` value and header
 //! values that were joined when the policy was built.
 
-use std::fmt;
+use std::{fmt, mem};
 
 use http::header::{
     HeaderName, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
@@ -237,7 +237,13 @@ pub struct OwnedCorsHeaders {
 impl OwnedCorsHeaders {
     /// Puts these headers on a response, exactly as [`CorsHeaders::apply_to`] does, moving the
     /// values instead of cloning them. This is the one place CORS headers go on a response.
-    pub fn apply_to(self, headers: &mut HeaderMap) {
+    pub fn apply_to(mut self, headers: &mut HeaderMap) {
+        self.move_to(headers);
+    }
+
+    /// [`apply_to`](Self::apply_to) through a mutable reference, leaving these headers empty:
+    /// for a response future that holds them in place, which spares moving the whole set out.
+    pub(crate) fn move_to(&mut self, headers: &mut HeaderMap) {
         // Most responses carry no CORS headers and no `Vary` of their own (an empty map is the
         // common case for a middleware): then there is nothing to strip or merge with.
         let merge_vary = !headers.is_empty() && {
@@ -249,21 +255,24 @@ impl OwnedCorsHeaders {
                 headers.insert(name, value);
             }
         };
-        put(ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin);
-        put(ACCESS_CONTROL_ALLOW_CREDENTIALS, self.allow_credentials.then(|| TRUE.clone()));
-        put(ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods);
-        put(ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers);
-        put(ACCESS_CONTROL_MAX_AGE, self.max_age);
-        put(ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers);
-        put(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, self.allow_private_network.then(|| TRUE.clone()));
-        match self.vary {
+        put(ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.take());
+        put(ACCESS_CONTROL_ALLOW_CREDENTIALS, mem::take(&mut self.allow_credentials).then(|| TRUE.clone()));
+        put(ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.take());
+        put(ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.take());
+        put(ACCESS_CONTROL_MAX_AGE, self.max_age.take());
+        put(ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers.take());
+        put(
+            ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+            mem::take(&mut self.allow_private_network).then(|| TRUE.clone()),
+        );
+        match self.vary.take() {
             Some(vary) if merge_vary => append_vary(headers, vary),
             Some(vary) => {
                 headers.insert(VARY, vary.clone());
             }
             None => {}
         }
-        if let Some(reason) = self.reason {
+        if let Some(reason) = self.reason.take() {
             headers.insert(CORSGUARD_REASON, reason.header_value().clone());
         }
     }

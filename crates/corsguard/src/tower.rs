@@ -287,7 +287,7 @@ where
         match self.project().kind.project() {
             KindProj::Forwarded { future, headers } => {
                 let mut response = ready!(future.poll(cx))?;
-                mem::take(headers).apply_to(response.headers_mut());
+                headers.move_to(response.headers_mut());
                 Poll::Ready(Ok(response))
             }
             KindProj::Answered { status, headers } => {

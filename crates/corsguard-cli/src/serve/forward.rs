@@ -15,7 +15,6 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 /// `X-Forwarded-Host`.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-
 /// True for an HTTP/1.1 request asking to switch protocols (WebSocket): `Connection: upgrade`
 /// and an `Upgrade` header. HTTP/2 has no such mechanism (and forbids both headers).
 pub fn is_upgrade<B>(request: &Request<B>) -> bool {
