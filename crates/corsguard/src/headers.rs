@@ -64,23 +64,7 @@ impl<'a> RequestHeaders<'a> {
     /// Checks every line of the header against the budget and the `#field-name` syntax.
     /// Empty list elements are skipped, as RFC 9110 asks of recipients.
     pub fn parse(values: GetAll<'a, HeaderValue>) -> Result<Self, RequestHeadersError> {
-        let mut len = 0;
-        let mut count = 0;
-        for value in values.iter() {
-            len += value.len();
-            if len > MAX_REQUEST_HEADERS_LEN {
-                return Err(RequestHeadersError::TooLarge);
-            }
-            for name in elements(value) {
-                count += 1;
-                if count > MAX_REQUEST_HEADER_NAMES {
-                    return Err(RequestHeadersError::TooLarge);
-                }
-                if !is_token(name) {
-                    return Err(RequestHeadersError::Malformed);
-                }
-            }
-        }
+        each_name(&values, |_| ())?;
         Ok(RequestHeaders { values })
     }
 
@@ -96,27 +80,34 @@ impl<'a> RequestHeaders<'a> {
         values: GetAll<'a, HeaderValue>,
         mut allowed: impl FnMut(&[u8]) -> bool,
     ) -> Result<bool, RequestHeadersError> {
-        let mut len = 0;
-        let mut count = 0;
         let mut all_allowed = true;
-        for value in values.iter() {
-            len += value.len();
-            if len > MAX_REQUEST_HEADERS_LEN {
-                return Err(RequestHeadersError::TooLarge);
-            }
-            for name in elements(value) {
-                count += 1;
-                if count > MAX_REQUEST_HEADER_NAMES {
-                    return Err(RequestHeadersError::TooLarge);
-                }
-                if !is_token(name) {
-                    return Err(RequestHeadersError::Malformed);
-                }
-                all_allowed = all_allowed && allowed(name);
-            }
-        }
+        each_name(&values, |name| all_allowed = all_allowed && allowed(name))?;
         Ok(all_allowed)
     }
+}
+
+/// Calls `f` on every name of the list while checking the budget and the syntax, which stop
+/// the walk at the first violation.
+fn each_name(values: &GetAll<'_, HeaderValue>, mut f: impl FnMut(&[u8])) -> Result<(), RequestHeadersError> {
+    let mut len = 0;
+    let mut count = 0;
+    for value in values.iter() {
+        len += value.len();
+        if len > MAX_REQUEST_HEADERS_LEN {
+            return Err(RequestHeadersError::TooLarge);
+        }
+        for name in elements(value) {
+            count += 1;
+            if count > MAX_REQUEST_HEADER_NAMES {
+                return Err(RequestHeadersError::TooLarge);
+            }
+            if !is_token(name) {
+                return Err(RequestHeadersError::Malformed);
+            }
+            f(name);
+        }
+    }
+    Ok(())
 }
 
 fn elements(value: &HeaderValue) -> impl Iterator<Item = &[u8]> {
