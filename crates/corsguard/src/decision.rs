@@ -7,9 +7,10 @@
 use std::{fmt, mem};
 
 use http::header::{
-    HeaderName, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HOST, ORIGIN, VARY,
+    GetAll, HeaderName, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS,
+    ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
+    ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HOST, ORIGIN,
+    VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 
@@ -359,10 +360,13 @@ pub(crate) fn decide<'a>(rules: &'a Rules, strict: bool, req: RequestView<'a>) -
     let allow_origin =
         if rules.allows_any_origin() && !rules.settings().credentials { &STAR } else { origin_value };
     let allow_origin = origin_verdict.map(|()| allow_origin);
-    let is_preflight =
-        req.method == Method::OPTIONS && req.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
-    if is_preflight {
-        preflight(rules, strict, req, allow_origin)
+    // A preflight is an OPTIONS request with Access-Control-Request-Method; the lookup is kept
+    // for checking the method.
+    let request_method = (req.method == Method::OPTIONS)
+        .then(|| req.headers.get_all(ACCESS_CONTROL_REQUEST_METHOD))
+        .filter(|values| values.iter().next().is_some());
+    if let Some(request_method) = request_method {
+        preflight(rules, strict, req, allow_origin, request_method)
     } else {
         let single_origin = (!repeated).then_some(SingleOrigin { bytes, parsed });
         actual(rules, strict, req, single_origin, allow_origin)
@@ -406,12 +410,13 @@ fn preflight<'a>(
     strict: bool,
     req: RequestView<'a>,
     allow_origin: Result<&'a HeaderValue, Reason>,
+    request_method: GetAll<'a, HeaderValue>,
 ) -> Decision<'a> {
     let wants_private_network =
         req.headers.get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK).is_some_and(|v| v.as_bytes() == b"true");
     let vary = if rules.settings().private_network { &VARY_PREFLIGHT_PNA } else { &VARY_PREFLIGHT };
     let verdict = allow_origin.and_then(|acao| {
-        check_request_method(rules, req.headers)?;
+        check_request_method(rules, &request_method)?;
         check_request_headers(rules, req.headers)?;
         if wants_private_network && !rules.settings().private_network {
             return Err(Reason::PrivateNetworkNotAllowed);
@@ -451,8 +456,8 @@ fn preflight<'a>(
     }
 }
 
-fn check_request_method(rules: &Rules, headers: &HeaderMap) -> Result<(), Reason> {
-    let mut values = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+fn check_request_method(rules: &Rules, values: &GetAll<'_, HeaderValue>) -> Result<(), Reason> {
+    let mut values = values.iter();
     let method = match (values.next(), values.next()) {
         (Some(m), None) if is_token(m.as_bytes()) => m.as_bytes(),
         _ => return Err(Reason::RequestMethodMalformed),
