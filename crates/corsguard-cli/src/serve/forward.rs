@@ -101,7 +101,8 @@ impl Client {
             IpAddr::V6(ip) => format!("\"[{ip}]\""),
         };
         Client {
-            address: HeaderValue::from_str(&ip.to_string()).expect("an IP address is a header value"),
+            // An address's text is always a valid value; RFC 7239's `unknown` stands in if not.
+            address: HeaderValue::try_from(ip.to_string()).unwrap_or(HeaderValue::from_static("unknown")),
             forwarded: Bytes::from(format!("for={node};proto={proto}")),
             proto,
         }
