@@ -244,6 +244,87 @@ mod tests {
         assert_eq!(h.get("forwarded").unwrap(), "for=127.0.0.1;proto=http");
     }
 
+    /// The plain definition `remove_hop_by_hop` must agree with: every name the `Connection`
+    /// header lists and every fixed hop-by-hop name goes, except `Upgrade` on a protocol
+    /// switch, which also gets `Connection: upgrade`.
+    fn hop_by_hop_by_definition(headers: &HeaderMap, keep_upgrade: bool) -> HeaderMap {
+        let listed: Vec<String> = connection_tokens(headers).map(str::to_ascii_lowercase).collect();
+        let mut expected = HeaderMap::new();
+        for (name, value) in headers {
+            let name_str = name.as_str();
+            let keep = keep_upgrade && name_str == "upgrade";
+            let hop = HOP_BY_HOP.contains(&name_str) || listed.iter().any(|t| t == name_str);
+            if keep || !hop {
+                expected.append(name, value.clone());
+            }
+        }
+        if keep_upgrade {
+            expected.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        expected
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hop_by_hop_removal_follows_its_definition(
+            names in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "connection", "keep-alive", "proxy-connection", "proxy-authorization",
+                    "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade",
+                    "x-hop", "x-other", "close", "content-type", "authorization",
+                ]),
+                0..10,
+            ),
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "keep-alive", "Keep-Alive", "close", "x-hop", "X-Hop", "upgrade", "Upgrade",
+                    "te", "x-missing", " ", "",
+                ]),
+                0..5,
+            ),
+            keep_upgrade: bool,
+        ) {
+            let mut headers = HeaderMap::new();
+            for name in &names {
+                headers.append(*name, HeaderValue::from_static("v"));
+            }
+            if !tokens.is_empty() {
+                headers.append(CONNECTION, HeaderValue::from_str(&tokens.join(",")).unwrap());
+            }
+            let expected = hop_by_hop_by_definition(&headers, keep_upgrade);
+            remove_hop_by_hop(&mut headers, keep_upgrade);
+            proptest::prop_assert_eq!(headers, expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the client sent as earlier hops, this hop's own entry ends each list, and
+        /// nothing panics: the prior values and the host are the client's bytes.
+        #[test]
+        fn this_hop_always_ends_the_forwarded_lists(
+            prior in proptest::collection::vec(proptest::collection::vec(0x20u8..0x7f, 0..30), 0..3),
+            host in proptest::option::of(proptest::collection::vec(0x20u8..0xff, 0..30)),
+        ) {
+            let mut headers = HeaderMap::new();
+            for value in &prior {
+                let value = HeaderValue::from_bytes(value).unwrap();
+                headers.append(X_FORWARDED_FOR, value.clone());
+                headers.append(FORWARDED, value);
+            }
+            let host = host.and_then(|h| HeaderValue::from_bytes(&h).ok());
+            add_forwarded(&mut headers, &Client::new("192.0.2.7:4000".parse().unwrap(), "http"), host.as_ref());
+            let xff: Vec<_> = headers.get_all(X_FORWARDED_FOR).iter().collect();
+            proptest::prop_assert_eq!(xff.len(), 1);
+            proptest::prop_assert!(xff[0].as_bytes().ends_with(b"192.0.2.7"));
+            let forwarded: Vec<_> = headers.get_all(FORWARDED).iter().collect();
+            proptest::prop_assert_eq!(forwarded.len(), 1);
+            let element = forwarded[0].to_str().unwrap();
+            let own = element.rsplit(", ").next().unwrap();
+            proptest::prop_assert!(own.starts_with("for=192.0.2.7;proto=http"), "{}", element);
+            proptest::prop_assert_eq!(headers.get(X_FORWARDED_HOST), host.as_ref());
+        }
+    }
+
     #[test]
     fn upgrade_requests_are_recognised_only_on_http11() {
         let req = Request::get("/ws")
