@@ -5,7 +5,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, FORWARDED, HOST, UPGRADE};
+use http::header::Entry;
+use http::header::{
+    CONNECTION, FORWARDED, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
 
 /// `X-Forwarded-For`.
@@ -24,51 +28,82 @@ pub fn is_upgrade<B>(request: &Request<B>) -> bool {
 }
 
 /// The headers that describe one connection whatever `Connection` says (RFC 9110 §7.6.1), plus
-/// the legacy ones proxies still meet. `upgrade` comes last: it survives a protocol switch.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// the legacy ones proxies still meet, in the order of [`hop_by_hop_index`]. `upgrade` comes
+/// last: it survives a protocol switch.
+static HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    PROXY_AUTHORIZATION,
+    PROXY_AUTHENTICATE,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
+
+/// Where a (lowercase) name is in [`HOP_BY_HOP`]. A `match` on the text compares lengths
+/// first, so most names are ruled out without looking at their bytes.
+fn hop_by_hop_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authorization" => 3,
+        "proxy-authenticate" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
+}
 
 /// Removes the headers that describe one connection rather than the message: the fixed list
 /// and every name the `Connection` header lists. With `keep_upgrade`, `Upgrade` and
 /// `Connection: upgrade` survive so that the next hop can switch protocols too.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let fixed = if keep_upgrade { &HOP_BY_HOP[..HOP_BY_HOP.len() - 1] } else { &HOP_BY_HOP[..] };
-    // Runs twice per proxied request, so it looks before it removes: a listed name that is on
-    // the fixed list or not present costs no removal.
-    let listed: Vec<HeaderName> = connection_tokens(headers)
-        .filter(|t| !(keep_upgrade && t.eq_ignore_ascii_case("upgrade")))
-        .filter(|t| !fixed.iter().any(|hop| t.eq_ignore_ascii_case(hop)))
-        .filter(|t| headers.contains_key(*t))
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
-    }
-    // One pass over the names marks the fixed ones present (responses nearly always carry
-    // `Connection`, rarely anything else of the list); only those are removed.
+    // Runs twice per proxied request, so it looks before it removes: one pass over the names
+    // marks the fixed ones present. Responses nearly always carry `Connection`, rarely
+    // anything else of the list.
     let mut present = 0u16;
     for name in headers.keys() {
-        if let Some(index) = fixed.iter().position(|hop| *hop == name.as_str()) {
+        if let Some(index) = hop_by_hop_index(name.as_str()).filter(|i| *i < fixed.len()) {
             present |= 1 << index;
+        }
+    }
+    // The names `Connection` lists are read before `Connection` itself goes.
+    if present & 1 != 0 {
+        let listed: Vec<HeaderName> = connection_tokens(headers)
+            .filter(|t| !(keep_upgrade && t.eq_ignore_ascii_case("upgrade")))
+            .filter(|t| !is_fixed_hop(t, fixed.len()))
+            .filter(|t| headers.contains_key(*t))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
         }
     }
     for (index, name) in fixed.iter().enumerate() {
         if present & (1 << index) != 0 {
-            headers.remove(*name);
+            headers.remove(name);
         }
     }
     if keep_upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     }
+}
+
+/// True for a `Connection` token (any case) naming one of the first `fixed` names of
+/// [`HOP_BY_HOP`], which are removed anyway.
+fn is_fixed_hop(token: &str, fixed: usize) -> bool {
+    // The longest name on the list has 19 bytes; a longer token is not on it.
+    let mut lower = [0u8; 19];
+    let Some(lower) = lower.get_mut(..token.len()) else { return false };
+    lower.copy_from_slice(token.as_bytes());
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok().and_then(hop_by_hop_index).is_some_and(|index| index < fixed)
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -147,9 +182,16 @@ fn is_forwarded_token_safe(host: &[u8]) -> bool {
 }
 
 fn append_list(headers: &mut HeaderMap, name: HeaderName, item: HeaderValue) {
-    let mut values = headers.get_all(&name).iter();
+    // One lookup: this runs twice per proxied request.
+    let mut prior = match headers.entry(name) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(item);
+            return;
+        }
+        Entry::Occupied(prior) => prior,
+    };
+    let mut values = prior.iter();
     let joined = match (values.next(), values.next()) {
-        (None, _) => Some(item),
         (Some(existing), None) if existing.to_str().is_ok() => {
             let mut joined = BytesMut::with_capacity(existing.len() + 2 + item.len());
             joined.extend_from_slice(existing.as_bytes());
@@ -164,10 +206,10 @@ fn append_list(headers: &mut HeaderMap, name: HeaderName, item: HeaderValue) {
     match joined {
         // `insert` replaces every prior value.
         Some(value) => {
-            headers.insert(name, value);
+            prior.insert(value);
         }
         None => {
-            headers.remove(name);
+            prior.remove();
         }
     }
 }
@@ -244,6 +286,27 @@ mod tests {
         assert_eq!(h.get("forwarded").unwrap(), "for=127.0.0.1;proto=http");
     }
 
+    #[test]
+    fn the_index_of_each_hop_by_hop_name_is_its_place_in_the_list() {
+        for (index, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_by_hop_index(name.as_str()), Some(index), "{name}");
+        }
+        assert_eq!(hop_by_hop_index("content-length"), None);
+    }
+
+    /// Written out as text here, independently of the `HeaderName` list the code uses.
+    const RFC_9110_AND_LEGACY: [&str; 9] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ];
+
     /// The plain definition `remove_hop_by_hop` must agree with: every name the `Connection`
     /// header lists and every fixed hop-by-hop name goes, except `Upgrade` on a protocol
     /// switch, which also gets `Connection: upgrade`.
@@ -253,7 +316,7 @@ mod tests {
         for (name, value) in headers {
             let name_str = name.as_str();
             let keep = keep_upgrade && name_str == "upgrade";
-            let hop = HOP_BY_HOP.contains(&name_str) || listed.iter().any(|t| t == name_str);
+            let hop = RFC_9110_AND_LEGACY.contains(&name_str) || listed.iter().any(|t| t == name_str);
             if keep || !hop {
                 expected.append(name, value.clone());
             }
@@ -272,13 +335,15 @@ mod tests {
                     "connection", "keep-alive", "proxy-connection", "proxy-authorization",
                     "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade",
                     "x-hop", "x-other", "close", "content-type", "authorization",
+                    "x-rather-long-hop-by-hop-name",
                 ]),
                 0..10,
             ),
             tokens in proptest::collection::vec(
                 proptest::sample::select(vec![
                     "keep-alive", "Keep-Alive", "close", "x-hop", "X-Hop", "upgrade", "Upgrade",
-                    "te", "x-missing", " ", "",
+                    "te", "x-missing", " ", "", "Proxy-Authorization", "TRANSFER-ENCODING",
+                    "X-Rather-Long-Hop-By-Hop-Name",
                 ]),
                 0..5,
             ),

@@ -494,25 +494,26 @@ impl Shared {
         let client_side = upgrade.then(|| hyper::upgrade::on(&mut request));
         let host = forward::request_host(&request);
         let client_version = request.version();
-        let (mut parts, body) = request.into_parts();
-        let Some(uri) = self.upstream.uri_for(std::mem::take(&mut parts.uri)) else {
+        // Rewritten in place: the request is large, and each move of it is a copy.
+        let Some(uri) = self.upstream.uri_for(std::mem::take(request.uri_mut())) else {
             return error_answer(StatusCode::BAD_REQUEST, "the request target cannot be forwarded\n", cors);
         };
-        parts.uri = uri;
+        *request.uri_mut() = uri;
         // The upstream connection is HTTP/1.1 whatever the client spoke.
-        parts.version = Version::HTTP_11;
-        forward::remove_hop_by_hop(&mut parts.headers, upgrade);
-        forward::add_forwarded(&mut parts.headers, client, host.as_ref());
-        if !parts.headers.contains_key(HOST) {
+        *request.version_mut() = Version::HTTP_11;
+        let headers = request.headers_mut();
+        forward::remove_hop_by_hop(headers, upgrade);
+        forward::add_forwarded(headers, client, host.as_ref());
+        if !headers.contains_key(HOST) {
             // HTTP/1.1 requires a Host: the client's authority, or else the upstream's own.
             if let Some(host) = host.or_else(|| self.upstream.host_header()) {
-                parts.headers.insert(HOST, host);
+                headers.insert(HOST, host);
             }
         }
         let started = Instant::now();
         // Boxed: hyper moves each request's service future into place, so a small one is cheaper
         // to start than one with the whole upstream exchange inline.
-        let sent = Box::pin(self.pool.send(Request::from_parts(parts, body)));
+        let sent = Box::pin(self.pool.send(request));
         let outcome = tokio::time::timeout(self.upstream_timeout, sent).await;
         let mut response = match outcome {
             Ok(Ok(response)) => response,
