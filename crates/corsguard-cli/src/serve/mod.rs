@@ -8,6 +8,7 @@
 //! - [`settings`]: the `[gateway]` table and its defaults.
 
 pub mod admin;
+pub mod exchange;
 pub mod forward;
 pub mod metrics;
 pub mod pool;

@@ -7,10 +7,13 @@
 //! order for a connection to come free, as in nginx's `keepalive` pools; the wait counts
 //! against `upstream_timeout`.
 //!
-//! The pool is built directly on hyper's connection API: each upstream connection is a
-//! [`SendRequest`] handle plus a task driving the connection, and idle handles wait in a stack
-//! (the most recently used first, so surplus connections age out). A worker's pool is only
-//! used from the worker's own thread, so its lock is never contended.
+//! A request without a body to a plain `http://` upstream (nearly every proxied request) is
+//! carried by [`super::exchange`] on a connection the pool keeps itself. Everything else
+//! (request bodies, protocol upgrades, `https://` upstreams) goes through hyper's connection
+//! API: each such connection is a [`SendRequest`] handle plus a task driving it. Idle
+//! connections of either kind wait in a stack (the most recently used first, so surplus
+//! connections age out). A worker's pool is only used from the worker's own thread, so its
+//! locks are never contended.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -22,15 +25,18 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::Request;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::error::Elapsed;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
+use super::exchange::{self, BodyDecoder, Head};
 use super::proxy::Upstream;
 
 /// How long an idle upstream connection is kept. Shorter than the keep-alive timeouts of
@@ -50,6 +56,8 @@ pub(crate) enum SendError {
     Connect(Box<dyn StdError + Send + Sync>),
     /// The connection failed while the request was sent or the response read.
     Request(hyper::Error),
+    /// The same, for a request carried by [`super::exchange`].
+    Exchange(io::Error),
 }
 
 impl SendError {
@@ -63,7 +71,7 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::Connect(_) => f.write_str("cannot connect to the upstream"),
-            SendError::Request(_) => f.write_str("the upstream connection failed"),
+            SendError::Request(_) | SendError::Exchange(_) => f.write_str("the upstream connection failed"),
         }
     }
 }
@@ -73,19 +81,21 @@ impl StdError for SendError {
         match self {
             SendError::Connect(e) => Some(e.as_ref()),
             SendError::Request(e) => Some(e),
+            SendError::Exchange(e) => Some(e),
         }
     }
 }
 
 /// An idle connection and since when it has been idle.
-struct Idle {
-    sender: Sender,
+struct Idle<C> {
+    connection: C,
     since: Instant,
 }
 
 /// What the pool and the response bodies it hands out share.
 struct Shared {
-    idle: Mutex<Vec<Idle>>,
+    idle: Mutex<Vec<Idle<Sender>>>,
+    idle_direct: Mutex<Vec<Idle<exchange::Connection>>>,
     sweeping: AtomicBool,
 }
 
@@ -95,30 +105,52 @@ impl Shared {
     /// connection, a request body the upstream did not read to its end) is closed.
     fn put_back(&self, sender: Sender) {
         if sender.is_ready() {
-            if let Ok(mut idle) = self.idle.lock() {
-                idle.push(Idle { sender, since: Instant::now() });
-            }
+            push(&self.idle, sender);
         }
     }
 
     /// The most recently used idle connection that is fresh enough, if any.
     fn take(&self) -> Option<Sender> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some(Idle { sender, since }) = idle.pop() {
-            if since.elapsed() < POOL_IDLE_TIMEOUT && !sender.is_closed() {
-                return Some(sender);
+        while let Some(Idle { connection, since }) = idle.pop() {
+            if since.elapsed() < POOL_IDLE_TIMEOUT && !connection.is_closed() {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    /// The most recently used idle connection of [`super::exchange`] that is fresh enough.
+    /// Whether the upstream closed it meanwhile shows only when it is used; the request is
+    /// then sent again (see [`exchange::Failure`]).
+    fn take_direct(&self) -> Option<exchange::Connection> {
+        let mut idle = self.idle_direct.lock().ok()?;
+        while let Some(Idle { connection, since }) = idle.pop() {
+            if since.elapsed() < POOL_IDLE_TIMEOUT {
+                return Some(connection);
             }
         }
         None
     }
 
     /// Closes the connections idle for longer than [`POOL_IDLE_TIMEOUT`]; they are the oldest,
-    /// at the bottom of the stack.
+    /// at the bottom of the stacks.
     fn sweep(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            let stale = idle.iter().take_while(|i| i.since.elapsed() >= POOL_IDLE_TIMEOUT).count();
-            idle.drain(..stale);
-        }
+        sweep(&self.idle);
+        sweep(&self.idle_direct);
+    }
+}
+
+fn push<C>(stack: &Mutex<Vec<Idle<C>>>, connection: C) {
+    if let Ok(mut idle) = stack.lock() {
+        idle.push(Idle { connection, since: Instant::now() });
+    }
+}
+
+fn sweep<C>(stack: &Mutex<Vec<Idle<C>>>) {
+    if let Ok(mut idle) = stack.lock() {
+        let stale = idle.iter().take_while(|i| i.since.elapsed() >= POOL_IDLE_TIMEOUT).count();
+        idle.drain(..stale);
     }
 }
 
@@ -152,7 +184,11 @@ impl Pool {
             None
         };
         Ok(Pool {
-            shared: Arc::new(Shared { idle: Mutex::new(Vec::new()), sweeping: AtomicBool::new(false) }),
+            shared: Arc::new(Shared {
+                idle: Mutex::new(Vec::new()),
+                idle_direct: Mutex::new(Vec::new()),
+                sweeping: AtomicBool::new(false),
+            }),
             host,
             port,
             tls,
@@ -172,6 +208,9 @@ impl Pool {
         // The semaphore is never closed, so this cannot fail; without a permit the request
         // would still be sent, only uncounted.
         let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
+        if self.tls.is_none() && exchange::is_bodiless(&request) {
+            return self.exchange(&request, slot).await;
+        }
         let mut request = request;
         // A connection that was idle may have been closed by the upstream meanwhile; a request
         // it could not even start is sent again on a new connection.
@@ -196,6 +235,27 @@ impl Pool {
         }
     }
 
+    /// Carries a bodiless request with [`super::exchange`], on an idle connection or a new
+    /// one. An idle connection the upstream closed meanwhile fails before any byte of a
+    /// response; the request then goes again on the next one, and at worst on a new one.
+    async fn exchange(
+        &self,
+        request: &Request<Incoming>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Result<http::Response<UpstreamBody>, SendError> {
+        loop {
+            let (mut connection, reused) = match self.shared.take_direct() {
+                Some(connection) => (connection, true),
+                None => (Box::pin(self.connect_direct()).await?, false),
+            };
+            match connection.exchange(request).await {
+                Ok(head) => return Ok(self.wrap_direct(head, connection, slot)),
+                Err(failure) if reused && failure.nothing_received => continue,
+                Err(failure) => return Err(SendError::Exchange(failure.error)),
+            }
+        }
+    }
+
     fn wrap(
         &self,
         response: http::Response<Incoming>,
@@ -203,16 +263,40 @@ impl Pool {
         slot: Option<OwnedSemaphorePermit>,
     ) -> http::Response<UpstreamBody> {
         let pool = Arc::downgrade(&self.shared);
-        response.map(|body| UpstreamBody { body, connection: Some((sender, pool)), slot })
+        response
+            .map(|body| UpstreamBody { inner: Inner::Hyper { body, connection: Some((sender, pool)) }, slot })
+    }
+
+    fn wrap_direct(
+        &self,
+        head: Head,
+        mut connection: exchange::Connection,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> http::Response<UpstreamBody> {
+        let mut decoder = BodyDecoder::new(head.framing);
+        let body = match connection.take_buffered_body(&mut decoder) {
+            // The whole body came with the head: the connection is free before the response
+            // is even written, and so is its slot.
+            Some(whole) => {
+                if head.keep_alive && connection.is_clean() {
+                    push(&self.shared.idle_direct, connection);
+                }
+                UpstreamBody { inner: Inner::Whole((!whole.is_empty()).then_some(whole)), slot: None }
+            }
+            None => {
+                let pool = Arc::downgrade(&self.shared);
+                let connection = Some(DirectConnection { connection, keep_alive: head.keep_alive, pool });
+                UpstreamBody { inner: Inner::Direct { decoder, connection }, slot }
+            }
+        };
+        http::Response::from_parts(head.parts, body)
     }
 
     /// Opens a new upstream connection (TCP, then TLS for `https://`, within
     /// `connect_timeout`) and spawns the task that drives it.
     async fn connect(&self) -> Result<Sender, SendError> {
         let opened = tokio::time::timeout(self.connect_timeout, async {
-            let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
-            // Requests and responses are written whole; waiting for more would only add latency.
-            tcp.set_nodelay(true)?;
+            let tcp = self.open_tcp().await?;
             match &self.tls {
                 None => self.handshake(TokioIo::new(tcp)).await,
                 Some((tls, name)) => {
@@ -222,16 +306,23 @@ impl Pool {
             }
         })
         .await;
-        let sender = match opened {
-            Ok(Ok(sender)) => sender,
-            Ok(Err(e)) => return Err(SendError::Connect(Box::new(e))),
-            Err(_) => {
-                let e = io::Error::new(io::ErrorKind::TimedOut, "connecting to the upstream timed out");
-                return Err(SendError::Connect(Box::new(e)));
-            }
-        };
+        let sender = connected(opened)?;
         self.start_sweeping();
         Ok(sender)
+    }
+
+    /// Opens a new plain-TCP connection for [`super::exchange`], within `connect_timeout`.
+    async fn connect_direct(&self) -> Result<exchange::Connection, SendError> {
+        let tcp = connected(tokio::time::timeout(self.connect_timeout, self.open_tcp()).await)?;
+        self.start_sweeping();
+        Ok(exchange::Connection::new(tcp))
+    }
+
+    async fn open_tcp(&self) -> io::Result<TcpStream> {
+        let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
+        // Requests and responses are written whole; waiting for more would only add latency.
+        tcp.set_nodelay(true)?;
+        Ok(tcp)
     }
 
     async fn handshake<T>(&self, io: T) -> io::Result<Sender>
@@ -267,6 +358,18 @@ impl Pool {
     }
 }
 
+/// The outcome of opening a connection within `connect_timeout`.
+fn connected<T>(opened: Result<io::Result<T>, Elapsed>) -> Result<T, SendError> {
+    match opened {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) => Err(SendError::Connect(Box::new(e))),
+        Err(_) => {
+            let e = io::Error::new(io::ErrorKind::TimedOut, "connecting to the upstream timed out");
+            Err(SendError::Connect(Box::new(e)))
+        }
+    }
+}
+
 /// A TLS client for an `https://` upstream, verifying against the system's root certificates.
 fn tls_connector() -> io::Result<TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -292,18 +395,56 @@ fn tls_connector() -> io::Result<TlsConnector> {
 /// until it ends. A body read to its end gives the connection back to the pool; one dropped
 /// before that closes it.
 pub struct UpstreamBody {
-    body: Incoming,
-    connection: Option<(Sender, Weak<Shared>)>,
+    inner: Inner,
     slot: Option<OwnedSemaphorePermit>,
+}
+
+enum Inner {
+    /// From hyper's client, with the connection to give back once the body ends.
+    Hyper { body: Incoming, connection: Option<(Sender, Weak<Shared>)> },
+    /// Read from a connection of [`super::exchange`].
+    Direct { decoder: BodyDecoder, connection: Option<DirectConnection> },
+    /// A body that arrived whole with the head; `None` once taken (or when empty).
+    Whole(Option<Bytes>),
+}
+
+struct DirectConnection {
+    connection: exchange::Connection,
+    keep_alive: bool,
+    pool: Weak<Shared>,
 }
 
 impl UpstreamBody {
     /// Gives the connection back (the response is complete), then the slot.
     fn release(&mut self) {
-        if let Some((sender, pool)) = self.connection.take() {
-            if let Some(pool) = pool.upgrade() {
-                pool.put_back(sender);
+        match &mut self.inner {
+            Inner::Hyper { connection, .. } => {
+                if let Some((sender, pool)) = connection.take() {
+                    if let Some(pool) = pool.upgrade() {
+                        pool.put_back(sender);
+                    }
+                }
             }
+            Inner::Direct { decoder, connection } => {
+                if let Some(DirectConnection { connection, keep_alive, pool }) = connection.take() {
+                    if let (true, true, Some(pool)) =
+                        (keep_alive && decoder.is_done(), connection.is_clean(), pool.upgrade())
+                    {
+                        push(&pool.idle_direct, connection);
+                    }
+                }
+            }
+            Inner::Whole(_) => {}
+        }
+        self.slot = None;
+    }
+
+    /// The connection is broken: close it, and let the next request have the slot.
+    fn abandon(&mut self) {
+        match &mut self.inner {
+            Inner::Hyper { connection, .. } => *connection = None,
+            Inner::Direct { connection, .. } => *connection = None,
+            Inner::Whole(_) => {}
         }
         self.slot = None;
     }
@@ -311,45 +452,75 @@ impl UpstreamBody {
 
 impl fmt::Debug for UpstreamBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpstreamBody").field("body", &self.body).finish_non_exhaustive()
+        match &self.inner {
+            Inner::Hyper { body, .. } => {
+                f.debug_struct("UpstreamBody").field("body", body).finish_non_exhaustive()
+            }
+            Inner::Direct { decoder, .. } => {
+                f.debug_struct("UpstreamBody").field("decoder", decoder).finish_non_exhaustive()
+            }
+            Inner::Whole(whole) => f.debug_struct("UpstreamBody").field("whole", whole).finish(),
+        }
     }
 }
 
 impl Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn StdError + Send + Sync>;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled: Poll<Option<Result<Frame<Bytes>, Self::Error>>> = match &mut self.inner {
+            Inner::Hyper { body, .. } => {
+                Pin::new(body).poll_frame(cx).map(|frame| frame.map(|f| f.map_err(Into::into)))
+            }
+            Inner::Direct { decoder, connection } => match connection.as_mut() {
+                None => Poll::Ready(None),
+                Some(direct) => match direct.connection.poll_body(decoder, cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(data)) => Poll::Ready(data.map(|data| Ok(Frame::data(data)))),
+                    Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+                },
+            },
+            Inner::Whole(whole) => Poll::Ready(whole.take().map(|data| Ok(Frame::data(data)))),
+        };
         match &polled {
             Poll::Ready(None) => self.release(),
-            // The connection is broken: close it, and let the next request have the slot.
-            Poll::Ready(Some(Err(_))) => {
-                self.connection = None;
-                self.slot = None;
-            }
+            Poll::Ready(Some(Err(_))) => self.abandon(),
+            // The last piece of a body read by this gateway frees the connection at once:
+            // a server may stop polling when `is_end_stream` says there is no more.
+            Poll::Ready(Some(Ok(_))) if self.is_end_stream() => self.release(),
             _ => {}
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.inner {
+            Inner::Hyper { body, .. } => body.is_end_stream(),
+            Inner::Direct { decoder, .. } => decoder.is_done(),
+            Inner::Whole(whole) => whole.is_none(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match &self.inner {
+            Inner::Hyper { body, .. } => body.size_hint(),
+            Inner::Direct { decoder, .. } => {
+                decoder.remaining().map_or_else(SizeHint::default, SizeHint::with_exact)
+            }
+            Inner::Whole(whole) => SizeHint::with_exact(whole.as_ref().map_or(0, |w| w.len() as u64)),
+        }
     }
 }
 
 impl Drop for UpstreamBody {
     fn drop(&mut self) {
         // A server may stop polling once `is_end_stream` says the body is complete; the
-        // connection is reusable then. Otherwise dropping the sender closes it.
-        if self.connection.is_some() && self.body.is_end_stream() {
+        // connection is reusable then. Otherwise dropping it closes it.
+        if self.is_end_stream() {
             self.release();
         }
     }

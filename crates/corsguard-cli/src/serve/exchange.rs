@@ -1,0 +1,639 @@
+//! The upstream exchange of the common proxied request, one without a body: its head is
+//! written on a pooled keep-alive connection and the response is read back in the request's
+//! own task. The response head is parsed by `httparse`, the parser hyper itself uses; this
+//! module adds only HTTP/1.1 message framing (RFC 9112 §6), kept apart from the I/O so it can
+//! be tested and fuzzed on bytes alone ([`HeadParser`], [`BodyDecoder`]).
+//!
+//! Why not hyper's client for these too: hyper drives each connection from a task of its own,
+//! and every request crosses to that task and back through channels, its response body through
+//! another. For a proxied GET that machinery cost about 14k instructions, more than everything
+//! else the gateway does for the request (BENCHMARKS.md). Requests with a body, protocol
+//! upgrades and `https://` upstreams still go through hyper's client, which streams a request
+//! body while the response may already be arriving.
+
+use std::future::poll_fn;
+use std::io;
+use std::mem::MaybeUninit;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
+use http::response::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Most headers a response may have (hyper's default limit too).
+pub const MAX_HEADERS: usize = 100;
+/// Largest response head (status line and headers) that is read.
+pub const MAX_HEAD_LEN: usize = 64 * 1024;
+/// Largest chunk-size line, with its extensions, and largest trailer section.
+const MAX_CHUNK_LINE_LEN: usize = 4 * 1024;
+const MAX_TRAILERS_LEN: usize = 16 * 1024;
+/// Room made in the buffer before each read.
+const READ_SIZE: usize = 8 * 1024;
+
+/// True for a request this module can carry: no body to stream (nothing after the head), a
+/// method whose meaning does not depend on one, and no protocol upgrade (`Upgrade`) to hand
+/// over. Anything else goes through hyper's client.
+pub fn is_bodiless<B: hyper::body::Body>(request: &Request<B>) -> bool {
+    matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE)
+        && request.body().is_end_stream()
+        && !request.headers().contains_key(UPGRADE)
+}
+
+/// Writes the request's head in HTTP/1.1 form: origin-form target, then its headers as they
+/// are (a `HeaderValue` cannot hold CR or LF, so nothing can be smuggled into the head).
+pub fn write_head<B>(request: &Request<B>, out: &mut Vec<u8>) {
+    out.extend_from_slice(request.method().as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(request.uri().path_and_query().map_or("/", |target| target.as_str()).as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in request.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// No body: a response to HEAD, a 204 or a 304.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct Head {
+    /// Status, version and headers, as the upstream sent them.
+    pub parts: Parts,
+    /// How the body that follows is delimited.
+    pub framing: Framing,
+    /// Whether the connection can carry another request once the body has been read.
+    pub keep_alive: bool,
+}
+
+/// Parses response heads; it keeps the scratch space parsing needs between responses.
+#[derive(Debug, Default)]
+pub struct HeadParser {
+    /// Where each header's name and value lie in the head, so that the values can share the
+    /// head's bytes instead of being copied one by one.
+    spans: Vec<[usize; 4]>,
+}
+
+impl HeadParser {
+    /// Parses the response head at the start of `buffer`, skipping interim (1xx) responses.
+    /// `Ok(None)` means more bytes are needed; on success the head's bytes are taken from
+    /// `buffer`, which then starts with the body. `for_head` says the request was HEAD.
+    pub fn parse(&mut self, buffer: &mut BytesMut, for_head: bool) -> io::Result<Option<Head>> {
+        loop {
+            self.spans.clear();
+            let (len, code, version) = {
+                // Uninitialised: a hundred empty headers would be written on every response.
+                let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+                let mut response = httparse::Response::new(&mut []);
+                let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                    &mut response,
+                    buffer,
+                    &mut headers,
+                );
+                let len = match parsed {
+                    Ok(httparse::Status::Complete(len)) => len,
+                    Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD_LEN => return Ok(None),
+                    Ok(httparse::Status::Partial) => {
+                        return Err(invalid("the upstream's response head is too large"))
+                    }
+                    Err(e) => return Err(invalid(format!("malformed response from the upstream: {e}"))),
+                };
+                let base = buffer.as_ptr() as usize;
+                self.spans.extend(response.headers.iter().map(|header| {
+                    let name = header.name.as_ptr() as usize - base;
+                    let value = header.value.as_ptr() as usize - base;
+                    [name, name + header.name.len(), value, value + header.value.len()]
+                }));
+                (len, response.code.unwrap_or(0), response.version.unwrap_or(1))
+            };
+            if len > MAX_HEAD_LEN {
+                return Err(invalid("the upstream's response head is too large"));
+            }
+            let status =
+                StatusCode::from_u16(code).map_err(|_| invalid("invalid status code from the upstream"))?;
+            let head = buffer.split_to(len).freeze();
+            if status.is_informational() {
+                // `100 Continue` and `103 Early Hints` precede the real response; a `101`
+                // answers an upgrade, which never comes this way.
+                if status == StatusCode::SWITCHING_PROTOCOLS {
+                    return Err(invalid("the upstream switched protocols without being asked to"));
+                }
+                continue;
+            }
+            // Room for the CORS headers the gateway adds, so that adding them does not grow
+            // the map.
+            let mut headers = HeaderMap::with_capacity(self.spans.len() + 6);
+            let mut framing = FramingHeaders::default();
+            for &[name_start, name_end, value_start, value_end] in &self.spans {
+                let name = HeaderName::from_bytes(&head[name_start..name_end])
+                    .map_err(|_| invalid("invalid header name from the upstream"))?;
+                let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
+                    .map_err(|_| invalid("invalid header value from the upstream"))?;
+                framing.note(&name, &value)?;
+                headers.append(name, value);
+            }
+            let version = if version == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
+            let (framing, keep_alive) = framing.decide(for_head, status, version);
+            let mut parts = Response::new(()).into_parts().0;
+            parts.status = status;
+            parts.version = version;
+            parts.headers = headers;
+            return Ok(Some(Head { parts, framing, keep_alive }));
+        }
+    }
+}
+
+/// What the headers that delimit a body said, noted while the headers are read.
+#[derive(Default)]
+struct FramingHeaders {
+    /// Whether there was a `Transfer-Encoding`, and whether its last coding was `chunked`.
+    transfer_encoding: Option<bool>,
+    content_length: Option<u64>,
+    close: bool,
+}
+
+impl FramingHeaders {
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) -> io::Result<()> {
+        if *name == TRANSFER_ENCODING {
+            let last = value.to_str().ok().and_then(|v| v.rsplit(',').next());
+            self.transfer_encoding =
+                Some(last.is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked")));
+        } else if *name == CONTENT_LENGTH {
+            // `Content-Length: 5, 5` (a list of equal values) is accepted, as RFC 9110 §8.6
+            // allows; differing values are an error.
+            for item in value.to_str().map_err(|_| bad_length())?.split(',') {
+                let item = item.trim();
+                if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad_length());
+                }
+                let parsed: u64 = item.parse().map_err(|_| bad_length())?;
+                if self.content_length.is_some_and(|known| known != parsed) {
+                    return Err(bad_length());
+                }
+                self.content_length = Some(parsed);
+            }
+        } else if *name == CONNECTION {
+            let tokens = value.to_str().unwrap_or("");
+            self.close |= tokens.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"));
+        }
+        Ok(())
+    }
+
+    /// The body's framing (RFC 9112 §6.3), and whether the connection may carry another
+    /// request after it.
+    fn decide(&self, for_head: bool, status: StatusCode, version: Version) -> (Framing, bool) {
+        // HTTP/1.0 keep-alive is an opt-in extension; closing is always correct.
+        let persistent = version == Version::HTTP_11 && !self.close;
+        if for_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            return (Framing::Empty, persistent);
+        }
+        match (self.transfer_encoding, self.content_length) {
+            // With a `Content-Length` too, the message may be an attempt at request
+            // smuggling: the length is ignored and the connection not reused.
+            (Some(true), length) => (Framing::Chunked, persistent && length.is_none()),
+            (Some(false), _) => (Framing::UntilClose, false),
+            (None, Some(length)) => (Framing::Length(length), persistent),
+            (None, None) => (Framing::UntilClose, false),
+        }
+    }
+}
+
+fn bad_length() -> io::Error {
+    invalid("invalid Content-Length from the upstream")
+}
+
+fn invalid(message: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// What [`BodyDecoder::decode`] found in the buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// Body bytes.
+    Data(Bytes),
+    /// Nothing more until more bytes are read.
+    NeedMore,
+    /// The body is complete; the buffer starts after it.
+    End,
+}
+
+/// Takes a response body out of the bytes read from the connection, without doing any I/O.
+#[derive(Debug)]
+pub struct BodyDecoder {
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Length(u64),
+    UntilClose,
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailers(usize),
+    Done,
+}
+
+impl BodyDecoder {
+    /// A decoder for a body framed as `framing`.
+    pub fn new(framing: Framing) -> BodyDecoder {
+        let state = match framing {
+            Framing::Empty | Framing::Length(0) => State::Done,
+            Framing::Length(length) => State::Length(length),
+            Framing::Chunked => State::ChunkSize,
+            Framing::UntilClose => State::UntilClose,
+        };
+        BodyDecoder { state }
+    }
+
+    /// True once the whole body has been decoded.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// Bytes of body left, when the framing says.
+    pub fn remaining(&self) -> Option<u64> {
+        match self.state {
+            State::Length(left) => Some(left),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Takes the next piece of body from `buffer`.
+    pub fn decode(&mut self, buffer: &mut BytesMut) -> io::Result<Decoded> {
+        loop {
+            match self.state {
+                State::Done => return Ok(Decoded::End),
+                State::Length(left) | State::ChunkData(left) => {
+                    if buffer.is_empty() {
+                        return Ok(Decoded::NeedMore);
+                    }
+                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(buffer.len());
+                    let left = left - take as u64;
+                    self.state = match (&self.state, left) {
+                        (State::Length(_), 0) => State::Done,
+                        (State::Length(_), _) => State::Length(left),
+                        (_, 0) => State::ChunkEnd,
+                        (_, _) => State::ChunkData(left),
+                    };
+                    return Ok(Decoded::Data(buffer.split_to(take).freeze()));
+                }
+                State::UntilClose if buffer.is_empty() => return Ok(Decoded::NeedMore),
+                State::UntilClose => return Ok(Decoded::Data(buffer.split().freeze())),
+                State::ChunkSize => match httparse::parse_chunk_size(buffer) {
+                    Ok(httparse::Status::Complete((used, 0))) => {
+                        buffer.advance(used);
+                        self.state = State::Trailers(0);
+                    }
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        buffer.advance(used);
+                        self.state = State::ChunkData(size);
+                    }
+                    Ok(httparse::Status::Partial) if buffer.len() < MAX_CHUNK_LINE_LEN => {
+                        return Ok(Decoded::NeedMore)
+                    }
+                    _ => return Err(invalid("malformed chunk size from the upstream")),
+                },
+                State::ChunkEnd => match buffer.get(..2) {
+                    None if buffer.first().is_none_or(|b| *b == b'\r') => return Ok(Decoded::NeedMore),
+                    Some(b"\r\n") => {
+                        buffer.advance(2);
+                        self.state = State::ChunkSize;
+                    }
+                    _ => return Err(invalid("a chunk from the upstream is longer than its size")),
+                },
+                // Trailer fields are read past, not forwarded: few clients ask for them.
+                State::Trailers(seen) => match buffer.windows(2).position(|pair| pair == b"\r\n") {
+                    Some(0) => {
+                        buffer.advance(2);
+                        self.state = State::Done;
+                    }
+                    Some(line) if seen + line + 2 <= MAX_TRAILERS_LEN => {
+                        buffer.advance(line + 2);
+                        self.state = State::Trailers(seen + line + 2);
+                    }
+                    None if seen + buffer.len() < MAX_TRAILERS_LEN => return Ok(Decoded::NeedMore),
+                    _ => return Err(invalid("the upstream's trailer section is too large")),
+                },
+            }
+        }
+    }
+
+    /// The connection ended: the end of a body delimited by closing, an error for any other.
+    pub fn end_of_input(&mut self) -> io::Result<()> {
+        match self.state {
+            State::UntilClose | State::Done => {
+                self.state = State::Done;
+                Ok(())
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the upstream closed the connection mid-body",
+            )),
+        }
+    }
+}
+
+/// A plain-TCP keep-alive connection to the upstream, with the bytes read from it but not
+/// yet used and a buffer for writing request heads.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    read: BytesMut,
+    write: Vec<u8>,
+    parser: HeadParser,
+}
+
+/// Why an exchange failed, and whether the request may simply be sent again.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong.
+    pub error: io::Error,
+    /// The connection ended before any byte of a response: a keep-alive connection the
+    /// upstream closed while it sat idle. A bodiless request is then sent again (its methods
+    /// are idempotent, RFC 9110 §9.2.2).
+    pub nothing_received: bool,
+}
+
+impl Connection {
+    /// Wraps a connected stream.
+    pub fn new(stream: TcpStream) -> Connection {
+        Connection { stream, read: BytesMut::new(), write: Vec::new(), parser: HeadParser::default() }
+    }
+
+    /// Writes the request's head and reads the response's.
+    pub async fn exchange<B>(&mut self, request: &Request<B>) -> Result<Head, Failure> {
+        let failed = |error| Failure { error, nothing_received: false };
+        self.write.clear();
+        write_head(request, &mut self.write);
+        self.stream
+            .write_all(&self.write)
+            .await
+            .map_err(|error| Failure { error, nothing_received: true })?;
+        let for_head = request.method() == Method::HEAD;
+        loop {
+            if !self.read.is_empty() {
+                if let Some(head) = self.parser.parse(&mut self.read, for_head).map_err(failed)? {
+                    return Ok(head);
+                }
+            }
+            let before = self.read.len();
+            match poll_fn(|cx| self.poll_fill(cx)).await {
+                Ok(0) => {
+                    let error =
+                        io::Error::new(io::ErrorKind::UnexpectedEof, "the upstream closed the connection");
+                    return Err(Failure { error, nothing_received: before == 0 });
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let reset =
+                        matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe);
+                    return Err(Failure { error, nothing_received: reset && before == 0 });
+                }
+            }
+        }
+    }
+
+    /// Reads what the socket has into the buffer; `Ok(0)` is the end of the connection.
+    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.read.reserve(READ_SIZE);
+        loop {
+            if let Err(e) = std::task::ready!(self.stream.poll_read_ready(cx)) {
+                return Poll::Ready(Err(e));
+            }
+            match self.stream.try_read_buf(&mut self.read) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    /// The next piece of the body `decoder` is reading, reading from the socket as needed.
+    pub fn poll_body(
+        &mut self,
+        decoder: &mut BodyDecoder,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Bytes>>> {
+        loop {
+            match decoder.decode(&mut self.read)? {
+                Decoded::Data(data) => return Poll::Ready(Ok(Some(data))),
+                Decoded::End => return Poll::Ready(Ok(None)),
+                Decoded::NeedMore => {
+                    if std::task::ready!(self.poll_fill(cx))? == 0 {
+                        decoder.end_of_input()?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the whole body if it has already arrived with the head (the usual case for a
+    /// small response), so that the connection is free at once.
+    pub fn take_buffered_body(&mut self, decoder: &mut BodyDecoder) -> Option<Bytes> {
+        let length = usize::try_from(decoder.remaining()?).ok()?;
+        if self.read.len() < length {
+            return None;
+        }
+        let body = self.read.split_to(length).freeze();
+        *decoder = BodyDecoder::new(Framing::Empty);
+        Some(body)
+    }
+
+    /// True when the connection can carry another request: nothing unread is left over (an
+    /// upstream that sent more than its response cannot be trusted with the next one).
+    pub fn is_clean(&self) -> bool {
+        self.read.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, for_head: bool) -> io::Result<Option<Head>> {
+        HeadParser::default().parse(&mut BytesMut::from(text), for_head)
+    }
+
+    fn framing_of(text: &str) -> Framing {
+        parse(text, false).expect("valid").expect("complete").framing
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        assert_eq!(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), Framing::Length(2));
+        assert_eq!(framing_of("HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\n\r\n"), Framing::Length(5));
+        assert_eq!(framing_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), Framing::Chunked);
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"),
+            Framing::Chunked
+        );
+        assert_eq!(framing_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), Framing::UntilClose);
+        assert_eq!(framing_of("HTTP/1.1 200 OK\r\n\r\n"), Framing::UntilClose);
+        assert_eq!(framing_of("HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n"), Framing::Empty);
+        assert_eq!(framing_of("HTTP/1.1 304 Not Modified\r\n\r\n"), Framing::Empty);
+        let head = parse("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true).unwrap().unwrap();
+        assert_eq!(head.framing, Framing::Empty);
+    }
+
+    #[test]
+    fn keep_alive_only_when_the_framing_and_the_upstream_allow_it() {
+        let keep = |text: &str| parse(text, false).unwrap().unwrap().keep_alive;
+        assert!(keep("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"));
+        assert!(!keep("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: Keep-Alive, Close\r\n\r\n"));
+        assert!(!keep("HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"));
+        assert!(!keep("HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(!keep("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_and_the_head_is_taken_from_the_buffer() {
+        let mut buffer = BytesMut::from(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 2\r\n\r\nokNEXT",
+        );
+        let head = HeadParser::default().parse(&mut buffer, false).unwrap().unwrap();
+        assert_eq!(head.parts.status, StatusCode::CREATED);
+        assert_eq!(head.parts.headers.get_all("x-a").iter().collect::<Vec<_>>(), ["1", "2"]);
+        assert!(head.parts.headers.get("link").is_none());
+        assert_eq!(&buffer[..], b"okNEXT");
+    }
+
+    #[test]
+    fn bad_heads_are_errors_and_short_ones_wait() {
+        assert!(parse("HTTP/1.1 200 OK\r\nContent-Len", false).unwrap().is_none());
+        assert!(parse("", false).unwrap().is_none());
+        for bad in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            "HTTP/1.1 099 Low\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+            "SSH-2.0-OpenSSH\r\n\r\n",
+        ] {
+            assert!(parse(bad, false).is_err(), "{bad:?}");
+        }
+        let huge = format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\n", "a".repeat(MAX_HEAD_LEN));
+        assert!(parse(&huge, false).is_err());
+    }
+
+    /// Decodes `wire` fed in pieces of `step` bytes, as reads would deliver it.
+    fn decode_all(
+        framing: Framing,
+        wire: &[u8],
+        step: usize,
+        closes: bool,
+    ) -> io::Result<(Vec<u8>, BytesMut)> {
+        let mut decoder = BodyDecoder::new(framing);
+        let mut buffer = BytesMut::new();
+        let mut body = Vec::new();
+        let mut pieces = wire.chunks(step.max(1));
+        loop {
+            match decoder.decode(&mut buffer)? {
+                Decoded::Data(data) => body.extend_from_slice(&data),
+                Decoded::End => {
+                    // What follows the body stays for the next response.
+                    pieces.for_each(|piece| buffer.extend_from_slice(piece));
+                    return Ok((body, buffer));
+                }
+                Decoded::NeedMore => match pieces.next() {
+                    Some(piece) => buffer.extend_from_slice(piece),
+                    None if closes => decoder.end_of_input()?,
+                    None => return Err(io::Error::new(io::ErrorKind::WouldBlock, "waiting")),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded_with_extensions_and_trailers() {
+        let wire = b"5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: yes\r\n\r\nNEXT";
+        for step in 1..wire.len() {
+            let (body, rest) = decode_all(Framing::Chunked, wire, step, false).unwrap();
+            assert_eq!(body, b"hello 0123456789");
+            assert_eq!(&rest[..], b"NEXT");
+        }
+    }
+
+    #[test]
+    fn malformed_chunks_are_errors() {
+        for bad in [&b"zz\r\nhello\r\n0\r\n\r\n"[..], b"2\r\nhello\r\n0\r\n\r\n", b"2\r\nhi0\r\n\r\n"] {
+            assert!(decode_all(Framing::Chunked, bad, 64, true).is_err(), "{bad:?}");
+        }
+        // Ended before the last chunk.
+        assert!(decode_all(Framing::Chunked, b"5\r\nhel", 64, true).is_err());
+    }
+
+    #[test]
+    fn length_and_close_delimited_bodies() {
+        let (body, rest) = decode_all(Framing::Length(5), b"helloNEXT", 3, false).unwrap();
+        assert_eq!((&body[..], &rest[..]), (&b"hello"[..], &b"NEXT"[..]));
+        assert!(decode_all(Framing::Length(5), b"hel", 3, true).is_err());
+        let (body, _) = decode_all(Framing::UntilClose, b"all of it", 4, true).unwrap();
+        assert_eq!(body, b"all of it");
+        let (body, _) = decode_all(Framing::Empty, b"", 1, false).unwrap();
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn the_request_head_is_written_in_origin_form() {
+        let request = Request::get("http://ignored.example/a/b?q=1")
+            .header("host", "api.internal")
+            .header("x-forwarded-for", "127.0.0.1")
+            .body(())
+            .unwrap();
+        let mut out = Vec::new();
+        write_head(&request, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /a/b?q=1 HTTP/1.1\r\nhost: api.internal\r\nx-forwarded-for: 127.0.0.1\r\n\r\n"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunked_encoding_of_any_body_in_any_pieces_decodes_to_it(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 1..40), 0..8),
+            step in 1usize..50,
+        ) {
+            let mut wire = Vec::new();
+            for chunk in &chunks {
+                wire.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                wire.extend_from_slice(chunk);
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"0\r\n\r\n");
+            let (body, rest) = decode_all(Framing::Chunked, &wire, step, false).unwrap();
+            proptest::prop_assert_eq!(body, chunks.concat());
+            proptest::prop_assert!(rest.is_empty());
+        }
+
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300), for_head: bool) {
+            let mut buffer = BytesMut::from(&bytes[..]);
+            if let Ok(Some(head)) = HeadParser::default().parse(&mut buffer, for_head) {
+                let _ = decode_all(head.framing, &buffer, 7, true);
+            }
+            for framing in [Framing::Chunked, Framing::Length(10), Framing::UntilClose] {
+                let _ = decode_all(framing, &bytes, 5, true);
+            }
+        }
+    }
+}
