@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corsguard::{Reason, RequestKind};
+
+use super::histogram::ShardedHistogram;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 
 /// `kind`, `verdict`, `reason`.
@@ -55,7 +57,7 @@ struct Inner {
     /// The `requests` counters of every plausible combination, by [`request_slot`]: counting a
     /// request is then one atomic add, not a label-set hash and a lock.
     request_counters: Box<[Option<Counter>]>,
-    upstream_latency: Histogram,
+    upstream_latency: ShardedHistogram,
     upstream_errors: Family<OneLabel, Counter>,
     reloads: Family<OneLabel, Counter>,
     connections: Gauge,
@@ -73,7 +75,7 @@ impl Metrics {
             requests.clone(),
         );
         // Upstream latency spans sub-millisecond loopback answers to slow reports: 0.5 ms to ~65 s.
-        let upstream_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 18));
+        let upstream_latency = ShardedHistogram::new(exponential_buckets(0.0005, 2.0, 18));
         registry.register_with_unit(
             "upstream_response",
             "Time from forwarding a request to receiving the upstream's response headers",
@@ -142,7 +144,7 @@ impl Metrics {
 
     /// Records how long the upstream took to answer.
     pub fn upstream_latency(&self, elapsed: Duration) {
-        self.inner.upstream_latency.observe(elapsed.as_secs_f64());
+        self.inner.upstream_latency.observe(elapsed);
     }
 
     /// Counts a request the upstream did not answer.

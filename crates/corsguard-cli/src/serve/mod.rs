@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod exchange;
 pub mod forward;
+mod histogram;
 pub mod metrics;
 pub mod pool;
 pub mod proxy;
