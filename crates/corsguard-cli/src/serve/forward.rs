@@ -73,8 +73,9 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             present |= 1 << index;
         }
     }
-    // The names `Connection` lists are read before `Connection` itself goes.
-    if present & 1 != 0 {
+    // The names `Connection` lists are read before `Connection` itself goes. Nearly always it
+    // is a lone `keep-alive` or `close`, which names nothing else.
+    if present & 1 != 0 && !names_nothing_else(headers) {
         let listed: Vec<HeaderName> = connection_tokens(headers)
             .filter(|t| !(keep_upgrade && t.eq_ignore_ascii_case("upgrade")))
             .filter(|t| !is_fixed_hop(t, fixed.len()))
@@ -92,6 +93,20 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
     if keep_upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// True when `Connection` is a single `keep-alive` (removed anyway), or a single `close` and
+/// no field has that name.
+fn names_nothing_else(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(CONNECTION).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => {
+            let value = value.as_bytes().trim_ascii();
+            value.eq_ignore_ascii_case(b"keep-alive")
+                || (value.eq_ignore_ascii_case(b"close") && !headers.contains_key("close"))
+        }
+        _ => false,
     }
 }
 

@@ -22,8 +22,10 @@
 //! ```
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -399,10 +401,15 @@ async fn serve_connection<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let client = Arc::new(forward::Client::new(peer, proto));
+    let client = forward::Client::new(peer, proto);
     let service = service_fn(move |request| {
-        let (shared, client) = (Arc::clone(&shared), Arc::clone(&client));
-        async move { Ok::<_, Infallible>(shared.handle(request, &client).await) }
+        let handled = shared.handle(request, &client);
+        async move {
+            Ok::<_, Infallible>(match handled {
+                Handled::Answered(response) => response,
+                Handled::Forwarded(upstream) => upstream.await,
+            })
+        }
     });
     let conn = server.serve_connection_with_upgrades(io, service);
     if let Err(e) = watcher.watch(conn).await {
@@ -459,11 +466,27 @@ impl Verdict {
     }
 }
 
+/// What the gateway made of a request: its answer, or the wait for the upstream's.
+///
+/// Deciding and rewriting the request are synchronous, so only the wait for the upstream is a
+/// future, and that one is boxed: hyper moves each request's service future into place, and a
+/// future with the whole exchange inline would be a couple of kilobytes copied per request
+/// (the preflights, answered here, would pay it too).
+#[allow(clippy::large_enum_variant)] // boxing the answer would allocate for every preflight
+enum Handled<F> {
+    Answered(Response<Body>),
+    Forwarded(Pin<Box<F>>),
+}
+
 impl Shared {
-    async fn handle(&self, request: Request<Incoming>, client: &forward::Client) -> Response<Body> {
+    fn handle(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        client: &forward::Client,
+    ) -> Handled<impl Future<Output = Response<Body>> + Send + 'static> {
         if request.method() == Method::CONNECT {
             // A reverse proxy never opens tunnels to arbitrary hosts.
-            return plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n");
+            return Handled::Answered(plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n"));
         }
         let mode = self.mode.get();
         let verdict = Verdict::of(&self.policy, &request);
@@ -474,29 +497,30 @@ impl Shared {
         match mode {
             Mode::Enforce => {
                 if let (false, Some(status)) = (verdict.forwarded, verdict.status) {
-                    return local_answer(status, verdict);
+                    return Handled::Answered(local_answer(status, verdict));
                 }
-                self.forward(request, client, Some(verdict.headers)).await
+                self.forward(request, client, Some(verdict.headers))
             }
-            Mode::Report => self.forward(request, client, None).await,
+            Mode::Report => self.forward(request, client, None),
         }
     }
 
     /// Sends the request upstream and streams the answer back; `cors` are the verdict's
     /// headers, which replace the upstream's CORS headers (none in report mode).
-    async fn forward(
-        &self,
+    fn forward(
+        self: &Arc<Self>,
         mut request: Request<Incoming>,
         client: &forward::Client,
         cors: Option<OwnedCorsHeaders>,
-    ) -> Response<Body> {
+    ) -> Handled<impl Future<Output = Response<Body>> + Send + 'static> {
         let upgrade = forward::is_upgrade(&request);
         let client_side = upgrade.then(|| hyper::upgrade::on(&mut request));
         let host = forward::request_host(&request);
         let client_version = request.version();
         // Rewritten in place: the request is large, and each move of it is a copy.
         let Some(uri) = self.upstream.uri_for(std::mem::take(request.uri_mut())) else {
-            return error_answer(StatusCode::BAD_REQUEST, "the request target cannot be forwarded\n", cors);
+            let text = "the request target cannot be forwarded\n";
+            return Handled::Answered(error_answer(StatusCode::BAD_REQUEST, text, cors));
         };
         *request.uri_mut() = uri;
         // The upstream connection is HTTP/1.1 whatever the client spoke.
@@ -510,43 +534,44 @@ impl Shared {
                 headers.insert(HOST, host);
             }
         }
-        let started = Instant::now();
-        // Boxed: hyper moves each request's service future into place, so a small one is cheaper
-        // to start than one with the whole upstream exchange inline.
-        let sent = Box::pin(self.pool.send(request));
-        let outcome = tokio::time::timeout(self.upstream_timeout, sent).await;
-        let mut response = match outcome {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
-                let error = classify(&e);
-                self.metrics.upstream_error(error);
-                warn!(upstream = %self.upstream, error = %error_chain(&e), cause = error.as_str(), "upstream failed");
-                return match error {
-                    UpstreamError::Timeout => {
-                        error_answer(StatusCode::GATEWAY_TIMEOUT, "upstream connect timed out\n", cors)
-                    }
-                    _ => error_answer(StatusCode::BAD_GATEWAY, "upstream unavailable\n", cors),
-                };
+        let shared = Arc::clone(self);
+        Handled::Forwarded(Box::pin(async move {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(shared.upstream_timeout, shared.pool.send(request)).await;
+            let mut response = match outcome {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    let error = classify(&e);
+                    shared.metrics.upstream_error(error);
+                    warn!(upstream = %shared.upstream, error = %error_chain(&e), cause = error.as_str(), "upstream failed");
+                    return match error {
+                        UpstreamError::Timeout => {
+                            error_answer(StatusCode::GATEWAY_TIMEOUT, "upstream connect timed out\n", cors)
+                        }
+                        _ => error_answer(StatusCode::BAD_GATEWAY, "upstream unavailable\n", cors),
+                    };
+                }
+                Err(_) => {
+                    shared.metrics.upstream_error(UpstreamError::Timeout);
+                    let timeout_s = shared.upstream_timeout.as_secs_f64();
+                    warn!(upstream = %shared.upstream, timeout_s, "upstream timed out");
+                    return error_answer(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n", cors);
+                }
+            };
+            shared.metrics.upstream_latency(started.elapsed());
+            let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+            if let (true, Some(client_side)) = (switching, client_side) {
+                tunnel(client_side, hyper::upgrade::on(&mut response));
             }
-            Err(_) => {
-                self.metrics.upstream_error(UpstreamError::Timeout);
-                warn!(upstream = %self.upstream, timeout_s = self.upstream_timeout.as_secs_f64(), "upstream timed out");
-                return error_answer(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n", cors);
+            forward::remove_hop_by_hop(response.headers_mut(), switching && upgrade);
+            if let Some(cors) = cors {
+                // One source of truth: the upstream's own `Access-Control-*` headers are replaced.
+                cors.apply_to(response.headers_mut());
             }
-        };
-        self.metrics.upstream_latency(started.elapsed());
-        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-        if let (true, Some(client_side)) = (switching, client_side) {
-            tunnel(client_side, hyper::upgrade::on(&mut response));
-        }
-        forward::remove_hop_by_hop(response.headers_mut(), switching && upgrade);
-        if let Some(cors) = cors {
-            // One source of truth: the upstream's own `Access-Control-*` headers are replaced.
-            cors.apply_to(response.headers_mut());
-        }
-        // An HTTP/1.0 upstream must not downgrade the client's connection.
-        *response.version_mut() = client_version;
-        response.map(Either::Left)
+            // An HTTP/1.0 upstream must not downgrade the client's connection.
+            *response.version_mut() = client_version;
+            response.map(Either::Left)
+        }))
     }
 }
 
