@@ -111,26 +111,13 @@ impl Shared {
 
     /// The most recently used idle connection that is fresh enough, if any.
     fn take(&self) -> Option<Sender> {
-        let mut idle = self.idle.lock().ok()?;
-        while let Some(Idle { connection, since }) = idle.pop() {
-            if since.elapsed() < POOL_IDLE_TIMEOUT && !connection.is_closed() {
-                return Some(connection);
-            }
-        }
-        None
+        take(&self.idle, |sender| !sender.is_closed())
     }
 
-    /// The most recently used idle connection of [`super::exchange`] that is fresh enough.
-    /// Whether the upstream closed it meanwhile shows only when it is used; the request is
-    /// then sent again (see [`exchange::Failure`]).
+    /// The same for [`super::exchange`]. Whether the upstream closed the connection meanwhile
+    /// shows only when it is used; the request is then sent again (see [`exchange::Failure`]).
     fn take_direct(&self) -> Option<exchange::Connection> {
-        let mut idle = self.idle_direct.lock().ok()?;
-        while let Some(Idle { connection, since }) = idle.pop() {
-            if since.elapsed() < POOL_IDLE_TIMEOUT {
-                return Some(connection);
-            }
-        }
-        None
+        take(&self.idle_direct, |_| true)
     }
 
     /// Closes the connections idle for longer than [`POOL_IDLE_TIMEOUT`]; they are the oldest,
@@ -139,6 +126,18 @@ impl Shared {
         sweep(&self.idle);
         sweep(&self.idle_direct);
     }
+}
+
+/// Pops idle connections, most recently used first, until one is fresh and `usable`; the
+/// others are dropped (closed).
+fn take<C>(stack: &Mutex<Vec<Idle<C>>>, usable: impl Fn(&C) -> bool) -> Option<C> {
+    let mut idle = stack.lock().ok()?;
+    while let Some(Idle { connection, since }) = idle.pop() {
+        if since.elapsed() < POOL_IDLE_TIMEOUT && usable(&connection) {
+            return Some(connection);
+        }
+    }
+    None
 }
 
 fn push<C>(stack: &Mutex<Vec<Idle<C>>>, connection: C) {
