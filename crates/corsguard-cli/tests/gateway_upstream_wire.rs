@@ -209,3 +209,21 @@ async fn malformed_framing_is_a_502_with_cors_headers() {
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     assert_eq!(reply.header("access-control-allow-origin"), Some(ALLOWED));
 }
+
+#[tokio::test]
+async fn a_request_the_upstream_began_to_answer_is_not_sent_again() {
+    // The second request gets an interim response and then a closed connection: the upstream
+    // has seen it, so it must not be sent once more on a new connection.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&answered);
+    let upstream = scripted(move |_| match count.fetch_add(1, Ordering::SeqCst) {
+        1 => Answer { bytes: b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), close: true },
+        _ => answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    })
+    .await;
+    let gw = gateway(POLICY, &upstream.url, |options| options.workers = 1).await;
+    assert_eq!(gw.client.get("/first", Some(ALLOWED)).await.status, StatusCode::OK);
+    let reply = gw.client.get("/second", Some(ALLOWED)).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(upstream.heads.lock().unwrap().len(), 2, "the second request was sent twice");
+}

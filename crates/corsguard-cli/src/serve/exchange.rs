@@ -388,24 +388,26 @@ impl Connection {
             .await
             .map_err(|error| Failure { error, nothing_received: true })?;
         let for_head = request.method() == Method::HEAD;
+        // Whether any byte answered this request; an interim (1xx) response taken from the
+        // buffer counts, although the buffer is empty again after it.
+        let mut received = false;
         loop {
             if !self.read.is_empty() {
                 if let Some(head) = self.parser.parse(&mut self.read, for_head).map_err(failed)? {
                     return Ok(head);
                 }
             }
-            let before = self.read.len();
             match poll_fn(|cx| self.poll_fill(cx)).await {
                 Ok(0) => {
                     let error =
                         io::Error::new(io::ErrorKind::UnexpectedEof, "the upstream closed the connection");
-                    return Err(Failure { error, nothing_received: before == 0 });
+                    return Err(Failure { error, nothing_received: !received });
                 }
-                Ok(_) => {}
+                Ok(_) => received = true,
                 Err(error) => {
                     let reset =
                         matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe);
-                    return Err(Failure { error, nothing_received: reset && before == 0 });
+                    return Err(Failure { error, nothing_received: reset && !received });
                 }
             }
         }
