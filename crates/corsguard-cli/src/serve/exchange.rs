@@ -23,6 +23,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::forward;
+
 /// Most headers a response may have (hyper's default limit too).
 pub const MAX_HEADERS: usize = 100;
 /// Largest response head (status line and headers) that is read.
@@ -189,8 +191,7 @@ impl FramingHeaders {
                 self.content_length = Some(parsed);
             }
         } else if *name == CONNECTION {
-            let tokens = value.to_str().unwrap_or("");
-            self.close |= tokens.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"));
+            self.close |= forward::list_elements(value).any(|token| token.eq_ignore_ascii_case("close"));
         }
         Ok(())
     }
@@ -458,8 +459,7 @@ impl Connection {
         Some(body)
     }
 
-    /// True when the connection can carry another request: nothing unread is left over (an
-    /// upstream that sent more than its response cannot be trusted with the next one).
+    /// True when nothing unread is left over from the last response.
     pub fn is_clean(&self) -> bool {
         self.read.is_empty()
     }

@@ -122,13 +122,13 @@ fn is_fixed_hop(token: &str, fixed: usize) -> bool {
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    headers.get_all(CONNECTION).iter().flat_map(list_elements)
+}
+
+/// The elements of a comma-separated header value (`Connection: keep-alive, Upgrade`),
+/// trimmed, empty ones skipped; none for a value that is not visible ASCII.
+pub(crate) fn list_elements(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    value.to_str().unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// What this hop tells the upstream about one client connection, formatted once when the

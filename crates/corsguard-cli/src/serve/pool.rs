@@ -109,6 +109,15 @@ impl Shared {
         }
     }
 
+    /// The same for a connection of [`super::exchange`] whose response has been read: kept
+    /// only if the upstream allows another request on it (`keep_alive`) and nothing unread is
+    /// left over (an upstream that sent more than its response is not trusted with the next).
+    fn put_back_direct(&self, connection: exchange::Connection, keep_alive: bool) {
+        if keep_alive && connection.is_clean() {
+            push(&self.idle_direct, connection);
+        }
+    }
+
     /// The most recently used idle connection that is fresh enough, if any.
     fn take(&self) -> Option<Sender> {
         take(&self.idle, |sender| !sender.is_closed())
@@ -277,9 +286,7 @@ impl Pool {
             // The whole body came with the head: the connection is free before the response
             // is even written, and so is its slot.
             Some(whole) => {
-                if head.keep_alive && connection.is_clean() {
-                    push(&self.shared.idle_direct, connection);
-                }
+                self.shared.put_back_direct(connection, head.keep_alive);
                 UpstreamBody { inner: Inner::Whole((!whole.is_empty()).then_some(whole)), slot: None }
             }
             None => {
@@ -426,10 +433,8 @@ impl UpstreamBody {
             }
             Inner::Direct { decoder, connection } => {
                 if let Some(DirectConnection { connection, keep_alive, pool }) = connection.take() {
-                    if let (true, true, Some(pool)) =
-                        (keep_alive && decoder.is_done(), connection.is_clean(), pool.upgrade())
-                    {
-                        push(&pool.idle_direct, connection);
+                    if let Some(pool) = pool.upgrade() {
+                        pool.put_back_direct(connection, keep_alive && decoder.is_done());
                     }
                 }
             }
