@@ -70,14 +70,19 @@ async fn concurrent_gets(addr: std::net::SocketAddr, n: usize) -> Vec<Reply> {
     replies
 }
 
+/// The gateway with one worker, so that its whole cap is one pool's.
+async fn one_worker_capped_at(url: &str, cap: usize) -> Running {
+    gateway(POLICY, url, |options| {
+        options.workers = 1;
+        options.upstream_max_connections = cap;
+    })
+    .await
+}
+
 #[tokio::test]
 async fn requests_beyond_the_cap_wait_and_all_succeed() {
     let (url, upstream) = counting_upstream().await;
-    let gw = gateway(POLICY, &url, |options| {
-        options.workers = 1;
-        options.upstream_max_connections = 1;
-    })
-    .await;
+    let gw = one_worker_capped_at(&url, 1).await;
     let started = Instant::now();
     for reply in concurrent_gets(gw.addr(), 4).await {
         assert_eq!(reply.status, StatusCode::OK);
@@ -91,11 +96,7 @@ async fn requests_beyond_the_cap_wait_and_all_succeed() {
 #[tokio::test]
 async fn a_higher_cap_lets_requests_run_in_parallel() {
     let (url, upstream) = counting_upstream().await;
-    let gw = gateway(POLICY, &url, |options| {
-        options.workers = 1;
-        options.upstream_max_connections = 4;
-    })
-    .await;
+    let gw = one_worker_capped_at(&url, 4).await;
     for reply in concurrent_gets(gw.addr(), 4).await {
         assert_eq!(reply.status, StatusCode::OK);
     }
