@@ -204,11 +204,15 @@ impl<'a> CorsHeaders<'a> {
 
 impl CorsHeaders<'_> {
     /// The same headers owning their values, for when the request the decision borrows must be
-    /// handed on (a middleware calling the application) before the response exists. Each value
-    /// clone is a reference-count increment at most; nothing is allocated.
+    /// handed on (a middleware calling the application) before the response exists.
+    ///
+    /// The policy's values are shared (a reference-count increment each). The echoed origin is
+    /// copied instead: a clone would share the request's receive buffer, and a server such as
+    /// hyper that finds its buffer still shared when it next reads allocates a fresh one
+    /// (8 KiB) for every request.
     pub fn to_owned_headers(&self) -> OwnedCorsHeaders {
         OwnedCorsHeaders {
-            allow_origin: self.allow_origin.cloned(),
+            allow_origin: self.allow_origin.map(copy_origin),
             allow_credentials: self.allow_credentials,
             allow_methods: self.allow_methods.cloned(),
             allow_headers: self.allow_headers.cloned(),
@@ -219,6 +223,16 @@ impl CorsHeaders<'_> {
             reason: self.reason,
         }
     }
+}
+
+/// An `Access-Control-Allow-Origin` value that owns its bytes (see
+/// [`CorsHeaders::to_owned_headers`]); `*` stays the shared static.
+pub(crate) fn copy_origin(value: &HeaderValue) -> HeaderValue {
+    if value == STAR {
+        return STAR.clone();
+    }
+    // Bytes taken from a valid value are valid; the fallback only keeps this panic-free.
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
 }
 
 /// A decision's headers with owned values: see [`CorsHeaders::to_owned_headers`].

@@ -39,12 +39,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use http::header::ACCESS_CONTROL_ALLOW_ORIGIN;
 use http::{HeaderMap, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::decision::OwnedCorsHeaders;
+use crate::decision::{copy_origin, OwnedCorsHeaders};
 use crate::policy::Policy;
 use crate::reload::PolicyHandle;
 
@@ -246,7 +247,9 @@ where
     // with, so plain appends of the (distinct) names give the same headers for less work.
     let mut headers = HeaderMap::with_capacity(decision.headers.iter().count());
     for (name, value) in decision.headers.iter() {
-        headers.append(name, value.clone());
+        // The echoed origin is copied, as `to_owned_headers` does, not shared with the request.
+        let value = if name == ACCESS_CONTROL_ALLOW_ORIGIN { copy_origin(value) } else { value.clone() };
+        headers.append(name, value);
     }
     // A decision that does not forward always names its status; refuse if one ever did not.
     let status = decision.status.unwrap_or(StatusCode::FORBIDDEN);
