@@ -85,6 +85,45 @@ async fn a_broken_policy_is_refused_and_the_old_one_keeps_serving() {
 }
 
 #[tokio::test]
+async fn remembered_preflight_answers_are_the_same_and_follow_a_reload() {
+    let up = upstream().await;
+    // One worker, so that every preflight after the first is answered from its cache.
+    let gw = gateway(POLICY, &up.url(), |options| options.workers = 1).await;
+    let ask = |origin| gw.client.preflight("/api/items", origin, "PUT", Some("authorization"));
+
+    let first = ask(ALLOWED).await;
+    assert_eq!(first.status, StatusCode::NO_CONTENT);
+    for _ in 0..3 {
+        let again = ask(ALLOWED).await;
+        assert_eq!(again.status, StatusCode::NO_CONTENT);
+        let without_date = |reply: &gateway_support::Reply| {
+            let mut headers = reply.headers.clone();
+            headers.remove("date");
+            headers
+        };
+        assert_eq!(without_date(&again), without_date(&first));
+    }
+    // A shape never allowed is still decided (and refused), not taken from the cache.
+    let other = gw.client.preflight("/api/items", ALLOWED, "PUT", Some("authorization, x-secret")).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let counted = gw.metrics.render();
+    assert!(
+        counted
+            .contains(r#"corsguard_requests_total{kind="preflight",verdict="allowed",reason="allowed"} 4"#),
+        "cached answers are counted like decided ones: {counted}"
+    );
+
+    gw.policy.reload_toml(&policy_with(NEW_ORIGIN), None).unwrap();
+    let refused = ask(ALLOWED).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "the new policy no longer allows the origin");
+    assert!(refused.header("access-control-allow-origin").is_none());
+    let allowed = ask(NEW_ORIGIN).await;
+    assert_eq!(allowed.status, StatusCode::NO_CONTENT);
+    assert_eq!(allowed.header("access-control-allow-origin"), Some(NEW_ORIGIN));
+    assert_eq!(up.hits(), 0, "preflights never reach the upstream");
+}
+
+#[tokio::test]
 async fn file_changes_are_picked_up_by_the_watcher_and_sighup_forces_a_reload() {
     let up = upstream().await;
     let gw = gateway(POLICY, &up.url(), |_| {}).await;

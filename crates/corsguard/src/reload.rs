@@ -117,6 +117,14 @@ pub struct PolicyGuard {
     guard: Guard<Arc<Policy>>,
 }
 
+impl PolicyGuard {
+    /// The `Arc` the guard holds, to tell one policy from the next (`Arc::ptr_eq`) or to keep
+    /// it, without touching its reference count unless cloned.
+    pub fn as_arc(&self) -> &Arc<Policy> {
+        &self.guard
+    }
+}
+
 impl Deref for PolicyGuard {
     type Target = Policy;
 

@@ -44,9 +44,44 @@ pub fn is_bodiless<B: hyper::body::Body>(request: &Request<B>) -> bool {
         && !request.headers().contains_key(UPGRADE)
 }
 
+/// A bodiless request ready to be sent: its head in HTTP/1.1 form.
+///
+/// It is written as soon as the request is decided, so the request itself can go before the
+/// exchange starts: its headers share the client connection's receive buffer, and hyper, when
+/// it reads again while that buffer is still shared, allocates a fresh one (8 KiB) instead of
+/// reusing it.
+#[derive(Debug)]
+pub struct RequestHead {
+    bytes: Vec<u8>,
+    for_head: bool,
+}
+
+impl RequestHead {
+    /// Writes `request`'s head.
+    pub fn new<B>(request: &Request<B>) -> RequestHead {
+        let size = request.method().as_str().len()
+            + request.uri().path_and_query().map_or(1, |target| target.as_str().len())
+            + request
+                .headers()
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 4)
+                .sum::<usize>()
+            + " HTTP/1.1\r\n\r\n".len()
+            + 1;
+        let mut bytes = Vec::with_capacity(size);
+        write_head(request, &mut bytes);
+        RequestHead { bytes, for_head: request.method() == Method::HEAD }
+    }
+
+    /// The bytes to send.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// Writes the request's head in HTTP/1.1 form: origin-form target, then its headers as they
 /// are (a `HeaderValue` cannot hold CR or LF, so nothing can be smuggled into the head).
-pub fn write_head<B>(request: &Request<B>, out: &mut Vec<u8>) {
+fn write_head<B>(request: &Request<B>, out: &mut Vec<u8>) {
     out.extend_from_slice(request.method().as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(request.uri().path_and_query().map_or("/", |target| target.as_str()).as_bytes());
@@ -353,12 +388,11 @@ impl BodyDecoder {
 }
 
 /// A plain-TCP keep-alive connection to the upstream, with the bytes read from it but not
-/// yet used and a buffer for writing request heads.
+/// yet used.
 #[derive(Debug)]
 pub struct Connection {
     stream: TcpStream,
     read: BytesMut,
-    write: Vec<u8>,
     parser: HeadParser,
 }
 
@@ -376,19 +410,17 @@ pub struct Failure {
 impl Connection {
     /// Wraps a connected stream.
     pub fn new(stream: TcpStream) -> Connection {
-        Connection { stream, read: BytesMut::new(), write: Vec::new(), parser: HeadParser::default() }
+        Connection { stream, read: BytesMut::new(), parser: HeadParser::default() }
     }
 
     /// Writes the request's head and reads the response's.
-    pub async fn exchange<B>(&mut self, request: &Request<B>) -> Result<Head, Failure> {
+    pub async fn exchange(&mut self, request: &RequestHead) -> Result<Head, Failure> {
         let failed = |error| Failure { error, nothing_received: false };
-        self.write.clear();
-        write_head(request, &mut self.write);
         self.stream
-            .write_all(&self.write)
+            .write_all(&request.bytes)
             .await
             .map_err(|error| Failure { error, nothing_received: true })?;
-        let for_head = request.method() == Method::HEAD;
+        let for_head = request.for_head;
         // Whether any byte answered this request; an interim (1xx) response taken from the
         // buffer counts, although the buffer is empty again after it.
         let mut received = false;
@@ -601,10 +633,10 @@ mod tests {
             .header("x-forwarded-for", "127.0.0.1")
             .body(())
             .unwrap();
-        let mut out = Vec::new();
-        write_head(&request, &mut out);
+        let head = RequestHead::new(&request);
+        assert_eq!(head.as_bytes().len(), head.bytes.capacity(), "sized exactly");
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(head.bytes).unwrap(),
             "GET /a/b?q=1 HTTP/1.1\r\nhost: api.internal\r\nx-forwarded-for: 127.0.0.1\r\n\r\n"
         );
     }

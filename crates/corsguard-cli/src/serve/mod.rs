@@ -13,6 +13,7 @@ pub mod forward;
 mod histogram;
 pub mod metrics;
 pub mod pool;
+mod preflight_cache;
 pub mod proxy;
 pub mod reload;
 pub mod settings;

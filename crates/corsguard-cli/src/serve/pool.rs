@@ -25,7 +25,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::Request;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -36,7 +35,7 @@ use tokio::time::error::Elapsed;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
-use super::exchange::{self, BodyDecoder, Head};
+use super::exchange::{self, BodyDecoder, Head, RequestHead};
 use super::proxy::Upstream;
 
 /// How long an idle upstream connection is kept. Shorter than the keep-alive timeouts of
@@ -163,6 +162,16 @@ fn sweep<C>(stack: &Mutex<Vec<Idle<C>>>) {
 }
 
 /// One worker's connections to the upstream.
+/// A request as [`Pool::prepare`] readied it.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // moved once, into the boxed upstream future
+pub(crate) enum Outbound {
+    /// Bodiless, to a plain-TCP upstream: carried by [`super::exchange`].
+    Head(RequestHead),
+    /// Everything else: carried by hyper's client.
+    Request(http::Request<Incoming>),
+}
+
 pub(crate) struct Pool {
     shared: Arc<Shared>,
     /// The upstream's host (a name or an IP address) and port.
@@ -206,20 +215,28 @@ impl Pool {
         })
     }
 
-    /// Waits for a free connection slot, then sends `request` (origin-form, with a `Host`) on
-    /// an idle connection or a new one. The slot is held until the response body has been read
-    /// to its end (or dropped), because until then the upstream connection is busy.
-    pub(crate) async fn send(
-        &self,
-        request: http::Request<Incoming>,
-    ) -> Result<http::Response<UpstreamBody>, SendError> {
+    /// Readies `request` (origin-form, with a `Host`) for [`Pool::send`]: a bodiless one to
+    /// a plain-TCP upstream is written out for [`super::exchange`] at once, and the request
+    /// let go.
+    pub(crate) fn prepare(&self, request: http::Request<Incoming>) -> Outbound {
+        if self.tls.is_none() && exchange::is_bodiless(&request) {
+            Outbound::Head(RequestHead::new(&request))
+        } else {
+            Outbound::Request(request)
+        }
+    }
+
+    /// Waits for a free connection slot, then sends the request on an idle connection or a
+    /// new one. The slot is held until the response body has been read to its end (or
+    /// dropped), because until then the upstream connection is busy.
+    pub(crate) async fn send(&self, outbound: Outbound) -> Result<http::Response<UpstreamBody>, SendError> {
         // The semaphore is never closed, so this cannot fail; without a permit the request
         // would still be sent, only uncounted.
         let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
-        if self.tls.is_none() && exchange::is_bodiless(&request) {
-            return self.exchange(&request, slot).await;
-        }
-        let mut request = request;
+        let mut request = match outbound {
+            Outbound::Head(head) => return self.exchange(&head, slot).await,
+            Outbound::Request(request) => request,
+        };
         // A connection that was idle may have been closed by the upstream meanwhile; a request
         // it could not even start is sent again on a new connection.
         while let Some(mut sender) = self.shared.take() {
@@ -248,7 +265,7 @@ impl Pool {
     /// response; the request then goes again on the next one, and at worst on a new one.
     async fn exchange(
         &self,
-        request: &Request<Incoming>,
+        request: &RequestHead,
         slot: Option<OwnedSemaphorePermit>,
     ) -> Result<http::Response<UpstreamBody>, SendError> {
         loop {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corsguard::decision::OwnedCorsHeaders;
-use corsguard::{PolicyHandle, Reason, RequestKind};
+use corsguard::{Policy, PolicyHandle, Reason, RequestKind};
 use http::header::{CONTENT_TYPE, HOST, ORIGIN};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
@@ -50,6 +50,7 @@ use tracing::{debug, info, warn};
 use super::forward;
 use super::metrics::{Metrics, UpstreamError};
 use super::pool::{Pool, SendError, UpstreamBody};
+use super::preflight_cache::PreflightCache;
 use super::tls::Tls;
 use super::worker::{Accepted, Serve, Workers};
 
@@ -303,6 +304,7 @@ fn workers(policy: PolicyHandle, options: &Options) -> io::Result<Vec<Worker>> {
             let shared = Arc::new(Shared {
                 policy: policy.clone(),
                 pool: Pool::new(&options.upstream, options.connect_timeout, per_worker)?,
+                preflights: PreflightCache::default(),
                 upstream: options.upstream.clone(),
                 mode: options.mode.clone(),
                 upstream_timeout: options.upstream_timeout,
@@ -341,6 +343,7 @@ async fn accept(listener: TcpListener, mut workers: Workers, mut stopped: watch:
 struct Shared {
     policy: PolicyHandle,
     pool: Pool,
+    preflights: PreflightCache,
     upstream: Upstream,
     mode: ModeSwitch,
     upstream_timeout: Duration,
@@ -452,8 +455,7 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn of(policy: &PolicyHandle, request: &Request<Incoming>) -> Verdict {
-        let policy = policy.load();
+    fn of(policy: &Policy, request: &Request<Incoming>) -> Verdict {
         let decision = policy.decide(request);
         Verdict {
             kind: decision.kind,
@@ -489,7 +491,16 @@ impl Shared {
             return Handled::Answered(plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n"));
         }
         let mode = self.mode.get();
-        let verdict = Verdict::of(&self.policy, &request);
+        let policy = self.policy.load();
+        if mode == Mode::Enforce && request.method() == Method::OPTIONS {
+            if let Some(headers) = self.preflights.get(&policy, &request) {
+                self.metrics.request(RequestKind::Preflight, true, Reason::Allowed);
+                let mut response = answer(StatusCode::NO_CONTENT, Bytes::new());
+                *response.headers_mut() = headers;
+                return Handled::Answered(response);
+            }
+        }
+        let verdict = Verdict::of(&policy, &request);
         self.metrics.request(verdict.kind, verdict.allowed, verdict.reason);
         if !verdict.allowed {
             log_refusal(&verdict, &request, mode);
@@ -497,8 +508,14 @@ impl Shared {
         match mode {
             Mode::Enforce => {
                 if let (false, Some(status)) = (verdict.forwarded, verdict.status) {
-                    return Handled::Answered(local_answer(status, verdict));
+                    let remember = verdict.kind == RequestKind::Preflight && verdict.allowed;
+                    let response = local_answer(status, verdict);
+                    if remember {
+                        self.preflights.insert(&policy, &request, response.headers());
+                    }
+                    return Handled::Answered(response);
                 }
+                drop(policy);
                 self.forward(request, client, Some(verdict.headers))
             }
             Mode::Report => self.forward(request, client, None),
@@ -534,10 +551,11 @@ impl Shared {
                 headers.insert(HOST, host);
             }
         }
+        let outbound = self.pool.prepare(request);
         let shared = Arc::clone(self);
         Handled::Forwarded(Box::pin(async move {
             let started = Instant::now();
-            let outcome = tokio::time::timeout(shared.upstream_timeout, shared.pool.send(request)).await;
+            let outcome = tokio::time::timeout(shared.upstream_timeout, shared.pool.send(outbound)).await;
             let mut response = match outcome {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
@@ -647,8 +665,7 @@ fn local_answer(status: StatusCode, verdict: Verdict) -> Response<Body> {
     } else {
         Bytes::new()
     };
-    let mut response = Response::new(Either::Right(Full::new(body)));
-    *response.status_mut() = status;
+    let mut response = answer(status, body);
     if status != StatusCode::NO_CONTENT {
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     }
@@ -667,9 +684,15 @@ fn error_answer(status: StatusCode, text: &'static str, cors: Option<OwnedCorsHe
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(text.as_bytes()))));
-    *response.status_mut() = status;
+    let mut response = answer(status, Bytes::from_static(text.as_bytes()));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// A response the gateway writes itself, headers still to add.
+fn answer(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Either::Right(Full::new(body)));
+    *response.status_mut() = status;
     response
 }
 
