@@ -202,4 +202,67 @@ origins = ["*"]
         }
         assert_eq!(cache.len(), 10);
     }
+
+    /// A preflight as a browser sends it, with values from short lists so that sequences of
+    /// requests repeat shapes and hit the cache, and sometimes an extra header (a repeated
+    /// one among them) as an attacker might add.
+    fn preflight_strategy() -> impl proptest::strategy::Strategy<Value = Request<()>> {
+        use proptest::prelude::*;
+        let origin = prop::sample::select(vec![
+            "https://app.example.com",
+            "https://admin.example.com",
+            "https://evil.example.net",
+        ]);
+        let method = prop::sample::select(vec!["PUT", "GET", "put"]);
+        let request_headers = prop::option::of(prop::sample::select(vec![
+            "authorization",
+            "Authorization, content-type",
+            "x-secret",
+        ]));
+        let private_network = prop::option::of(prop::sample::select(vec!["true", "false"]));
+        let extra = prop::option::of(prop::sample::select(vec![
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "authorization"),
+            ("x-other", "1"),
+        ]));
+        let path = prop::sample::select(vec!["/api/items", "/api/x", "/public/a", "/pna/b"]);
+        (path, origin, method, request_headers, private_network, extra).prop_map(
+            |(path, origin, method, acrh, pna, extra)| {
+                let mut headers = vec![("origin", origin), ("access-control-request-method", method)];
+                headers.extend(acrh.map(|v| ("access-control-request-headers", v)));
+                headers.extend(pna.map(|v| ("access-control-request-private-network", v)));
+                headers.extend(extra);
+                preflight(path, &headers)
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// Whatever mix of requests comes, a remembered answer is exactly the answer a fresh
+        /// decision gives, and only allowed preflights are ever answered from the cache.
+        #[test]
+        fn a_remembered_answer_is_always_the_fresh_answer(
+            requests in proptest::collection::vec(preflight_strategy(), 1..60)
+        ) {
+            let toml = format!("{TOML}\n[[routes]]\npath = \"/pna/\"\nprivate_network = true\n");
+            let handle = PolicyHandle::new(Policy::from_toml(&toml, None).unwrap());
+            let cache = PreflightCache::default();
+            for request in &requests {
+                let policy = handle.load();
+                let decision = policy.decide(request);
+                let allowed_preflight = decision.kind == corsguard::RequestKind::Preflight && decision.allowed;
+                let mut fresh = HeaderMap::new();
+                decision.headers.apply_to(&mut fresh);
+                match cache.get(&policy, request) {
+                    Some(remembered) => {
+                        proptest::prop_assert!(allowed_preflight, "{:?}", request.headers());
+                        proptest::prop_assert_eq!(remembered, fresh);
+                    }
+                    None if allowed_preflight => cache.insert(&policy, request, &fresh),
+                    None => {}
+                }
+            }
+        }
+    }
 }
