@@ -11,16 +11,17 @@
 //! upgrades and `https://` upstreams still go through hyper's client, which streams a request
 //! body while the response may already be arriving.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
+use std::pin::pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
 use http::response::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::forward;
@@ -449,15 +450,11 @@ impl Connection {
     /// Reads what the socket has into the buffer; `Ok(0)` is the end of the connection.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         self.read.reserve(READ_SIZE);
-        loop {
-            if let Err(e) = std::task::ready!(self.stream.poll_read_ready(cx)) {
-                return Poll::Ready(Err(e));
-            }
-            match self.stream.try_read_buf(&mut self.read) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        // Through the stream's `poll_read`, which marks the socket drained when a read does not
+        // fill the buffer. `try_read_buf` leaves it marked readable, so the next exchange on
+        // this connection began with a read that found nothing: one wasted system call per
+        // request.
+        pin!(self.stream.read_buf(&mut self.read)).poll(cx)
     }
 
     /// The next piece of the body `decoder` is reading, reading from the socket as needed.
