@@ -161,7 +161,6 @@ fn sweep<C>(stack: &Mutex<Vec<Idle<C>>>) {
     }
 }
 
-/// One worker's connections to the upstream.
 /// A request as [`Pool::prepare`] readied it.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // moved once, into the boxed upstream future
@@ -172,6 +171,7 @@ pub(crate) enum Outbound {
     Request(http::Request<Incoming>),
 }
 
+/// One worker's connections to the upstream.
 pub(crate) struct Pool {
     shared: Arc<Shared>,
     /// The upstream's host (a name or an IP address) and port.
