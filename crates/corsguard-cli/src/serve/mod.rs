@@ -2,6 +2,7 @@
 //! backend, whatever language it is written in.
 //!
 //! - [`proxy`]: the proxy itself, startable in-process on any bound listener;
+//! - `listener`: the listening socket, with an accept queue sized for connection bursts;
 //! - [`reload`]: hot reload on SIGHUP and on file change;
 //! - [`admin`], [`metrics`]: `/metrics`, `/healthz`, `/readyz`;
 //! - [`tls`]: TLS termination;
@@ -11,6 +12,7 @@ pub mod admin;
 pub mod exchange;
 pub mod forward;
 mod histogram;
+mod listener;
 pub mod metrics;
 pub mod pool;
 mod preflight_cache;
@@ -177,7 +179,7 @@ impl Service {
             },
             None => None,
         };
-        let listener = match TcpListener::bind(&settings.listen).await {
+        let listener = match listener::bind(&settings.listen).await {
             Ok(listener) => listener,
             Err(e) => {
                 error!(listen = settings.listen.as_str(), error = %e, "cannot listen");
