@@ -1,10 +1,11 @@
 //! The gateway's listening socket, with an accept queue deep enough for connection bursts.
 //!
 //! `TcpListener::bind` asks the kernel for a queue of 1024 finished handshakes. When a burst
-//! overflows it (10,000 clients connecting at once does), Linux drops the handshake's last
-//! ACK: the client believes it is connected and sends its request, which then waits for the
-//! server's SYN-ACK to be sent again, one second later and then three. The gateway asks for the
-//! largest queue instead, as nginx deployments do with `backlog=`; the kernel caps it at
+//! overflows it (10,000 clients connecting at once does), Linux drops new handshakes: a SYN,
+//! which the client sends again a second later, or the handshake's last ACK, after which the
+//! client believes it is connected and its request waits for the server's SYN-ACK to be sent
+//! again. Either way a request waits a second or more. The gateway asks for the largest queue
+//! instead, as nginx deployments do with `backlog=`; the kernel caps it at
 //! `net.core.somaxconn` (4096 by default since Linux 5.4).
 
 use std::io;
