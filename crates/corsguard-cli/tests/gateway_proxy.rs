@@ -337,6 +337,79 @@ async fn slow_request_headers_are_cut_off() {
 }
 
 #[tokio::test]
+async fn a_client_that_never_sends_a_byte_is_disconnected() {
+    let up = upstream().await;
+    let gw = gateway(POLICY, &up.url(), |o| o.header_timeout = Duration::from_millis(300)).await;
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut stream = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+        stream.write_all(opening).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut buf)).await;
+        assert!(
+            read.is_ok(),
+            "a connection that opened with {opening:?} and stalled is still open after 3 s"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(250), "closed before the header timeout");
+    }
+}
+
+/// An HTTP/2 connection to the gateway, driven in the background; `closed` resolves when the
+/// gateway ends it.
+async fn h2_connection(
+    addr: std::net::SocketAddr,
+) -> (hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>, tokio::task::JoinHandle<()>) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    (sender, tokio::spawn(async move { conn.await.expect("the gateway ends the connection cleanly") }))
+}
+
+fn h2_get(path: &str) -> http::Request<http_body_util::Empty<Bytes>> {
+    http::Request::get(format!("http://gateway{path}"))
+        .header("origin", ALLOWED)
+        .body(Default::default())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_and_a_busy_one_is_not() {
+    let up = upstream().await;
+    let gw = gateway(POLICY, &up.url(), |o| o.header_timeout = Duration::from_millis(300)).await;
+
+    let (mut busy, busy_closed) = h2_connection(gw.addr()).await;
+    let (mut idle, idle_closed) = h2_connection(gw.addr()).await;
+    assert_eq!(idle.send_request(h2_get("/api/items")).await.unwrap().status(), StatusCode::OK);
+    // One request every 100 ms for 1.5 s: five header timeouts, never one without a request.
+    for _ in 0..15 {
+        assert_eq!(busy.send_request(h2_get("/api/items")).await.unwrap().status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(idle_closed.is_finished(), "an HTTP/2 connection without requests for 1.5 s is still open");
+    assert!(!busy_closed.is_finished(), "a busy HTTP/2 connection was closed");
+    // Once the busy one stops, it is closed too (between one and two header timeouts later).
+    tokio::time::timeout(Duration::from_secs(2), busy_closed).await.expect("closed once idle").unwrap();
+}
+
+#[tokio::test]
+async fn a_slow_http2_request_outlasting_the_idle_period_is_answered() {
+    let up = upstream().await;
+    let gw = gateway(POLICY, &up.url(), |o| o.header_timeout = Duration::from_millis(300)).await;
+    let (mut sender, closed) = h2_connection(gw.addr()).await;
+    // `/slow` answers after 2 s, more than six header timeouts.
+    let response = sender.send_request(h2_get("/slow")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(collect_body(response.into_body()).await.unwrap(), &b"slow"[..]);
+    // Not sent away while the request was in flight: the connection takes the next one.
+    assert_eq!(sender.send_request(h2_get("/api/items")).await.unwrap().status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(2), closed).await.expect("closed once idle").unwrap();
+}
+
+#[tokio::test]
 async fn tls_is_terminated_with_the_configured_certificate() {
     use std::sync::Arc;
 

@@ -9,9 +9,11 @@
 //! - [`settings`]: the `[gateway]` table and its defaults.
 
 pub mod admin;
+mod drain;
 pub mod exchange;
 pub mod forward;
 mod histogram;
+mod idle;
 mod listener;
 pub mod metrics;
 pub mod pool;

@@ -41,13 +41,14 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::drain::{self, Drain};
 use super::forward;
+use super::idle::Activity;
 use super::metrics::{Metrics, UpstreamError};
 use super::pool::{Pool, SendError, UpstreamBody};
 use super::preflight_cache::PreflightCache;
@@ -360,19 +361,19 @@ struct Worker {
 
 impl Serve for Worker {
     async fn serve(self, mut connections: mpsc::UnboundedReceiver<Accepted>) {
-        let graceful = GracefulShutdown::new();
+        let drain = Drain::new();
         while let Some((stream, peer)) = connections.recv().await {
             match TcpStream::from_std(stream) {
-                Ok(stream) => self.spawn_connection(stream, peer, graceful.watcher()),
+                Ok(stream) => self.spawn_connection(stream, peer, drain.connection()),
                 Err(e) => debug!(%peer, error = %e, "cannot register a connection"),
             }
         }
-        graceful.shutdown().await;
+        drain.finish().await;
     }
 }
 
 impl Worker {
-    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
+    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, shutdown: drain::Connection) {
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&self.shared);
         let server = self.server.clone();
@@ -381,10 +382,14 @@ impl Worker {
         tokio::spawn(async move {
             let _open = OpenConnection::new(&shared.metrics);
             match tls {
-                None => serve_connection(TokioIo::new(stream), server, shared, peer, "http", watcher).await,
+                None => {
+                    let io = TokioIo::new(stream);
+                    serve_connection(io, server, shared, peer, "http", header_timeout, shutdown).await
+                }
                 Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
-                        serve_connection(TokioIo::new(stream), server, shared, peer, "https", watcher).await
+                        let io = TokioIo::new(stream);
+                        serve_connection(io, server, shared, peer, "https", header_timeout, shutdown).await
                     }
                     Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => debug!(%peer, "TLS handshake timed out"),
@@ -400,22 +405,50 @@ async fn serve_connection<I>(
     shared: Arc<Shared>,
     peer: SocketAddr,
     proto: &'static str,
-    watcher: Watcher,
+    idle_after: Duration,
+    mut shutdown: drain::Connection,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let client = forward::Client::new(peer, proto);
-    let service = service_fn(move |request| {
+    let activity = Arc::new(Activity::default());
+    let requests = Arc::clone(&activity);
+    let service = service_fn(move |request: Request<Incoming>| {
+        let in_flight = requests.request(request.version());
         let handled = shared.handle(request, &client);
         async move {
-            Ok::<_, Infallible>(match handled {
+            let response = match handled {
                 Handled::Answered(response) => response,
                 Handled::Forwarded(upstream) => upstream.await,
-            })
+            };
+            // Held until the response head is out, or dropped with the request if cancelled.
+            drop(in_flight);
+            Ok::<_, Infallible>(response)
         }
     });
     let conn = server.serve_connection_with_upgrades(io, service);
-    if let Err(e) = watcher.watch(conn).await {
+    let idle = activity.idle(idle_after);
+    let told_to_finish = shutdown.told_to_finish();
+    tokio::pin!(conn, idle, told_to_finish);
+    let mut finishing = false;
+    // A hand-written poll rather than `select!`, whose branch conditions are read once: the
+    // idle timer is polled only while it can still fire, not on every wake-up of an HTTP/1.1
+    // connection.
+    let ended = std::future::poll_fn(|cx| {
+        if !finishing {
+            let told = told_to_finish.as_mut().poll(cx).is_ready();
+            if told || (activity.watched() && idle.as_mut().poll(cx).is_ready()) {
+                if !told {
+                    debug!(%peer, "closing a connection that asked for nothing for too long");
+                }
+                finishing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(e) = ended {
         debug!(%peer, error = %e, "client connection ended with an error");
     }
 }
