@@ -340,7 +340,10 @@ async fn slow_request_headers_are_cut_off() {
 async fn a_client_that_never_sends_a_byte_is_disconnected() {
     let up = upstream().await;
     let gw = gateway(POLICY, &up.url(), |o| o.header_timeout = Duration::from_millis(300)).await;
-    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+    // Nothing; half an HTTP/2 preface; and a whole one with its SETTINGS, after which the
+    // client acknowledges nothing the gateway sends (a GOAWAY's PING included).
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    for opening in [&b""[..], &preface[..16], &preface[..]] {
         let mut stream = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
         stream.write_all(opening).await.unwrap();
         let started = std::time::Instant::now();

@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -430,27 +431,45 @@ async fn serve_connection<I>(
     let idle = activity.idle(idle_after);
     let told_to_finish = shutdown.told_to_finish();
     tokio::pin!(conn, idle, told_to_finish);
-    let mut finishing = false;
+    let mut closing = Closing::No;
     // A hand-written poll rather than `select!`, whose branch conditions are read once: the
     // idle timer is polled only while it can still fire, not on every wake-up of an HTTP/1.1
     // connection.
     let ended = std::future::poll_fn(|cx| {
-        if !finishing {
-            let told = told_to_finish.as_mut().poll(cx).is_ready();
-            if told || (activity.watched() && idle.as_mut().poll(cx).is_ready()) {
-                if !told {
-                    debug!(%peer, "closing a connection that asked for nothing for too long");
-                }
-                finishing = true;
+        if let Closing::No = closing {
+            if told_to_finish.as_mut().poll(cx).is_ready() {
+                closing = Closing::Told;
+                conn.as_mut().graceful_shutdown();
+            } else if activity.watched() && idle.as_mut().poll(cx).is_ready() {
+                debug!(%peer, "closing a connection that asked for nothing for too long");
+                closing = Closing::Idle(Box::pin(tokio::time::sleep(idle_after)));
                 conn.as_mut().graceful_shutdown();
             }
         }
-        conn.as_mut().poll(cx)
+        if let Closing::Idle(deadline) = &mut closing {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        conn.as_mut().poll(cx).map(Some)
     })
     .await;
-    if let Err(e) = ended {
-        debug!(%peer, error = %e, "client connection ended with an error");
+    match ended {
+        Some(Ok(())) => {}
+        Some(Err(e)) => debug!(%peer, error = %e, "client connection ended with an error"),
+        None => debug!(%peer, "dropped an idle connection that did not finish after its GOAWAY"),
     }
+}
+
+/// Where a client connection is on its way out.
+enum Closing {
+    /// Serving.
+    No,
+    /// The gateway is draining.
+    Told,
+    /// Idle for too long. An HTTP/2 GOAWAY waits for the client to answer a PING, which a
+    /// client holding sockets on purpose never does: it gets until this deadline.
+    Idle(Pin<Box<tokio::time::Sleep>>),
 }
 
 /// Errors of `accept` that concern one connection only (the peer gave up early).
