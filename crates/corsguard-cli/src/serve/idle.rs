@@ -6,7 +6,8 @@
 //!
 //! The service marks each request in an [`Activity`]; [`Activity::idle`] resolves when a
 //! whole period passed without one, and the connection is then shut down gracefully (an
-//! HTTP/2 client gets a GOAWAY and opens a new connection for its next request).
+//! HTTP/2 client gets a GOAWAY and opens a new connection for its next request; the proxy
+//! drops a connection whose client ignores the GOAWAY one period later).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
