@@ -139,7 +139,7 @@ async fn bodies_delimited_by_closing_arrive_whole() {
 }
 
 #[tokio::test]
-async fn head_and_no_content_answers_have_no_body_and_keep_the_connection() {
+async fn head_and_no_content_answers_have_no_body_and_a_head_that_announces_one_closes() {
     let upstream = scripted(|head| match head.split(' ').next() {
         Some("HEAD") => answer("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"),
         Some("DELETE") => answer("HTTP/1.1 204 No Content\r\n\r\n"),
@@ -157,7 +157,10 @@ async fn head_and_no_content_answers_have_no_body_and_keep_the_connection() {
         let reply = gw.client.get("/file", Some(ALLOWED)).await;
         assert_eq!((reply.status, reply.header("etag")), (StatusCode::NOT_MODIFIED, Some("\"v1\"")));
     }
-    assert!(upstream.connections.load(Ordering::SeqCst) <= 2);
+    // The 204 and the 304 keep their connection; each HEAD answer, which announces 1234
+    // bytes it must not send, closes the one it came on, lest a backend that does send them
+    // answer the next request with them. So: one connection per round, plus the first.
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 4);
 }
 
 #[tokio::test]

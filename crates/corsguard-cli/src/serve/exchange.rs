@@ -21,7 +21,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
 use http::response::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::forward;
@@ -236,19 +236,60 @@ impl FramingHeaders {
     /// request after it.
     fn decide(&self, for_head: bool, status: StatusCode, version: Version) -> (Framing, bool) {
         // HTTP/1.0 keep-alive is an opt-in extension; closing is always correct.
-        let persistent = version == Version::HTTP_11 && !self.close;
-        if for_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        let persistent = version == Version::HTTP_11
+            && !self.close
+            && !announces_unsendable_body(
+                for_head,
+                status,
+                self.transfer_encoding.is_some(),
+                self.content_length.is_some_and(|length| length > 0),
+            );
+        if has_no_body(for_head, status) {
             return (Framing::Empty, persistent);
         }
         match (self.transfer_encoding, self.content_length) {
-            // With a `Content-Length` too, the message may be an attempt at request
-            // smuggling: the length is ignored and the connection not reused.
+            // With a `Content-Length` too, the message may be an attempt at response
+            // splitting: the length is ignored (and removed before the response goes on)
+            // and the connection not reused.
             (Some(true), length) => (Framing::Chunked, persistent && length.is_none()),
             (Some(false), _) => (Framing::UntilClose, false),
             (None, Some(length)) => (Framing::Length(length), persistent),
             (None, None) => (Framing::UntilClose, false),
         }
     }
+}
+
+/// True for a response that has no body whatever its headers say: one to HEAD, a 204 or a
+/// 304 (RFC 9112 §6.3, rules 1 and 2).
+pub fn has_no_body(for_head: bool, status: StatusCode) -> bool {
+    for_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+}
+
+/// True when a response that cannot have a body announces one (`Content-Length` above zero or
+/// any `Transfer-Encoding`): a backend that answers HEAD as it answers GET (a common bug), or
+/// writes a body after a 204 or a 304, sends those bytes after the head, and on a reused
+/// connection they would be read as the answer to the next client's request. Such a
+/// connection is closed after the response, on both upstream paths, however soon the bytes
+/// come; a correct HEAD response that states its length only costs a new connection.
+pub fn announces_unsendable_body(
+    for_head: bool,
+    status: StatusCode,
+    transfer_encoding: bool,
+    nonzero_length: bool,
+) -> bool {
+    has_no_body(for_head, status) && (transfer_encoding || nonzero_length)
+}
+
+/// The same judgement as the exchange's own parser, for a response head that hyper's client
+/// read: true when the connection must not carry another request after it, because the
+/// framing is one a well-behaved upstream never sends (a body announced where none can be,
+/// or both `Transfer-Encoding` and `Content-Length`).
+pub fn untrusted_framing(for_head: bool, status: StatusCode, headers: &HeaderMap) -> bool {
+    let transfer_encoding = headers.contains_key(TRANSFER_ENCODING);
+    let content_length = headers.get(CONTENT_LENGTH);
+    let nonzero_length = content_length.is_some_and(|length| length.as_bytes().trim_ascii() != b"0");
+    (transfer_encoding && content_length.is_some())
+        || announces_unsendable_body(for_head, status, transfer_encoding, nonzero_length)
 }
 
 fn bad_length() -> io::Error {
@@ -388,13 +429,50 @@ impl BodyDecoder {
     }
 }
 
-/// A plain-TCP keep-alive connection to the upstream, with the bytes read from it but not
-/// yet used.
+/// What a pooled connection needs of its byte stream: reads, writes, and a look at whether
+/// the peer sent anything while no request was on it.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// True when nothing can be read: no byte has arrived and the peer has not closed. It asks
+    /// the kernel (a non-blocking peek), not the runtime's last readiness event, which may be
+    /// older than bytes that have already arrived.
+    fn is_quiet(&self) -> bool;
+}
+
+impl Transport for TcpStream {
+    fn is_quiet(&self) -> bool {
+        let mut byte = [MaybeUninit::uninit()];
+        // `WouldBlock` is the only answer that means "idle": a byte, the end of the stream
+        // (0) and every error make the connection unusable.
+        matches!(socket2::SockRef::from(self).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// A plain keep-alive connection to the upstream, with the bytes read from it but not yet
+/// used.
+///
+/// Its life follows hyper's and nginx's rule for pooled connections: after a response it is
+/// kept only if nothing is left unread ([`Connection::into_idle`]), and an idle connection
+/// that turned readable or was closed is never used again ([`IdleConnection::reuse`]).
 #[derive(Debug)]
-pub struct Connection {
-    stream: TcpStream,
+pub struct Connection<S = TcpStream> {
+    stream: S,
     read: BytesMut,
     parser: HeadParser,
+}
+
+/// A connection between two exchanges: nothing can be sent on it until [`IdleConnection::reuse`]
+/// has checked that the upstream stayed silent.
+#[derive(Debug)]
+pub struct IdleConnection<S = TcpStream>(Connection<S>);
+
+impl<S: Transport> IdleConnection<S> {
+    /// The connection, ready for the next request, unless the upstream sent something (a late
+    /// response, a body it should not have sent, a `408` before closing, junk) or closed it
+    /// while it sat idle. Bytes nobody asked for would otherwise be read as the next client's
+    /// answer, and every answer after it would shift by one.
+    pub fn reuse(self) -> Option<Connection<S>> {
+        (self.0.read.is_empty() && self.0.stream.is_quiet()).then_some(self.0)
+    }
 }
 
 /// Why an exchange failed, and whether the request may simply be sent again.
@@ -408,10 +486,18 @@ pub struct Failure {
     pub nothing_received: bool,
 }
 
-impl Connection {
+impl<S: Transport> Connection<S> {
     /// Wraps a connected stream.
-    pub fn new(stream: TcpStream) -> Connection {
+    pub fn new(stream: S) -> Connection<S> {
         Connection { stream, read: BytesMut::new(), parser: HeadParser::default() }
+    }
+
+    /// After a response: the connection, idle, if it may carry another request. That takes
+    /// an upstream that allows it (`keep_alive`, which [`HeadParser`] refuses for any framing
+    /// it does not trust), a body read to its end (`body_done`), and no byte read past the
+    /// response (an upstream that sent more than its answer is not trusted with the next).
+    pub fn into_idle(self, keep_alive: bool, body_done: bool) -> Option<IdleConnection<S>> {
+        (keep_alive && body_done && self.read.is_empty()).then_some(IdleConnection(self))
     }
 
     /// Writes the request's head and reads the response's.
@@ -486,11 +572,6 @@ impl Connection {
         let body = self.read.split_to(length).freeze();
         *decoder = BodyDecoder::new(Framing::Empty);
         Some(body)
-    }
-
-    /// True when nothing unread is left over from the last response.
-    pub fn is_clean(&self) -> bool {
-        self.read.is_empty()
     }
 }
 

@@ -19,18 +19,40 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 /// `X-Forwarded-Host`.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// True for an HTTP/1.1 request asking to switch protocols (WebSocket): `Connection: upgrade`
-/// and an `Upgrade` header. HTTP/2 has no such mechanism (and forbids both headers).
-pub fn is_upgrade<B>(request: &Request<B>) -> bool {
+/// True for an HTTP/1.1 WebSocket handshake: `Connection: upgrade` and `Upgrade: websocket`,
+/// the only protocol switch the gateway lets through. HTTP/2 has no such mechanism (and
+/// forbids both headers).
+///
+/// Any other `Upgrade` (`h2c` above all) is removed with the hop-by-hop headers and the
+/// request goes on as plain HTTP/1.1: an upstream that switched would give the client a
+/// tunnel in which it could send any request, past every check of the gateway. A WebSocket
+/// tunnel carries WebSocket frames, not HTTP requests, and its handshake's `Origin` has been
+/// decided by the policy.
+pub fn is_websocket_upgrade<B>(request: &Request<B>) -> bool {
+    let mut upgrades = request.headers().get_all(UPGRADE).iter();
+    let only_websocket = match (upgrades.next(), upgrades.next()) {
+        (Some(value), None) => {
+            let mut protocols = list_elements(value);
+            matches!((protocols.next(), protocols.next()), (Some(p), None) if p.eq_ignore_ascii_case("websocket"))
+        }
+        _ => false,
+    };
     request.version() == Version::HTTP_11
-        && request.headers().contains_key(UPGRADE)
+        && only_websocket
         && connection_tokens(request.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
+/// True for an upstream's `101 Switching Protocols` that switches to WebSocket.
+pub fn is_websocket_response<B>(response: &http::Response<B>) -> bool {
+    let mut upgrades = response.headers().get_all(UPGRADE).iter();
+    matches!((upgrades.next(), upgrades.next()), (Some(value), None) if value.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"))
+}
+
 /// The headers that describe one connection whatever `Connection` says (RFC 9110 §7.6.1), plus
-/// the legacy ones proxies still meet, in the order of [`hop_by_hop_index`]. `upgrade` comes
-/// last: it survives a protocol switch.
-static HOP_BY_HOP: [HeaderName; 9] = [
+/// the legacy ones proxies still meet and `HTTP2-Settings` (connection-specific, RFC 7540
+/// §3.2.1), in the order of [`hop_by_hop_index`]. `upgrade` comes last: it survives a
+/// protocol switch.
+static HOP_BY_HOP: [HeaderName; 10] = [
     CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -39,6 +61,7 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     TE,
     TRAILER,
     TRANSFER_ENCODING,
+    HeaderName::from_static("http2-settings"),
     UPGRADE,
 ];
 
@@ -54,7 +77,8 @@ fn hop_by_hop_index(name: &str) -> Option<usize> {
         "te" => 5,
         "trailer" => 6,
         "transfer-encoding" => 7,
-        "upgrade" => 8,
+        "http2-settings" => 8,
+        "upgrade" => 9,
         _ => return None,
     })
 }
@@ -310,7 +334,7 @@ mod tests {
     }
 
     /// Written out as text here, independently of the `HeaderName` list the code uses.
-    const RFC_9110_AND_LEGACY: [&str; 9] = [
+    const RFC_9110_AND_LEGACY: [&str; 10] = [
         "connection",
         "keep-alive",
         "proxy-connection",
@@ -319,6 +343,7 @@ mod tests {
         "te",
         "trailer",
         "transfer-encoding",
+        "http2-settings",
         "upgrade",
     ];
 
@@ -349,7 +374,7 @@ mod tests {
                 proptest::sample::select(vec![
                     "connection", "keep-alive", "proxy-connection", "proxy-authorization",
                     "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade",
-                    "x-hop", "x-other", "close", "content-type", "authorization",
+                    "http2-settings", "x-hop", "x-other", "close", "content-type", "authorization",
                     "x-rather-long-hop-by-hop-name",
                 ]),
                 0..10,
@@ -406,15 +431,44 @@ mod tests {
     }
 
     #[test]
-    fn upgrade_requests_are_recognised_only_on_http11() {
-        let req = Request::get("/ws")
-            .header("connection", "keep-alive, Upgrade")
-            .header("upgrade", "websocket")
-            .body(())
-            .unwrap();
-        assert!(is_upgrade(&req));
-        let mut h2 = req;
+    fn only_websocket_upgrades_on_http11_are_recognised() {
+        let upgrade = |connection: &str, upgrade: &[&str]| {
+            let mut req = Request::get("/ws").header("connection", connection);
+            for value in upgrade {
+                req = req.header("upgrade", *value);
+            }
+            req.body(()).unwrap()
+        };
+        assert!(is_websocket_upgrade(&upgrade("keep-alive, Upgrade", &["websocket"])));
+        assert!(is_websocket_upgrade(&upgrade("upgrade", &["WebSocket"])));
+        for refused in [
+            upgrade("Upgrade, HTTP2-Settings", &["h2c"]),
+            upgrade("upgrade", &["websocket, h2c"]),
+            upgrade("upgrade", &["h2c, websocket"]),
+            upgrade("upgrade", &["websocket", "h2c"]),
+            upgrade("upgrade", &["TLS/1.2"]),
+            upgrade("keep-alive", &["websocket"]),
+        ] {
+            assert!(!is_websocket_upgrade(&refused), "{:?}", refused.headers());
+        }
+        let mut h2 = upgrade("upgrade", &["websocket"]);
         *h2.version_mut() = Version::HTTP_2;
-        assert!(!is_upgrade(&h2));
+        assert!(!is_websocket_upgrade(&h2));
+    }
+
+    #[test]
+    fn an_h2c_upgrade_leaves_nothing_of_itself() {
+        let mut h = map(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAAQCAAAAAAIAAAAA"),
+            ("accept", "*/*"),
+        ]);
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["accept"]);
+        // Not even when `Connection` forgets to list it.
+        let mut h = map(&[("connection", "upgrade"), ("upgrade", "h2c"), ("http2-settings", "AA")]);
+        remove_hop_by_hop(&mut h, false);
+        assert!(h.is_empty());
     }
 }

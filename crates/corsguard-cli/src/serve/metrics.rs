@@ -45,6 +45,26 @@ impl UpstreamError {
     }
 }
 
+/// What was wrong with a request the gateway answered with 400 itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// More than one `Host` header.
+    DuplicateHost,
+    /// A request body that could not be read: malformed chunked framing, or a client that
+    /// went away before sending all of it.
+    RequestBody,
+}
+
+impl ClientError {
+    /// The `error` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientError::DuplicateHost => "duplicate_host",
+            ClientError::RequestBody => "request_body",
+        }
+    }
+}
+
 /// Cheap to clone; every clone updates the same registry.
 #[derive(Clone)]
 pub struct Metrics {
@@ -59,6 +79,7 @@ struct Inner {
     request_counters: Box<[Option<Counter>]>,
     upstream_latency: ShardedHistogram,
     upstream_errors: Family<OneLabel, Counter>,
+    client_errors: Family<OneLabel, Counter>,
     reloads: Family<OneLabel, Counter>,
     connections: Gauge,
     report_mode: Gauge,
@@ -87,6 +108,13 @@ impl Metrics {
             "upstream_errors",
             "Requests answered by the gateway with 502 or 504, by cause (connect, timeout, protocol)",
             upstream_errors.clone(),
+        );
+        let client_errors = Family::<OneLabel, Counter>::default();
+        registry.register(
+            "client_errors",
+            "Requests answered by the gateway with 400 because the client sent them malformed, by cause \
+             (duplicate_host, request_body); never counted as upstream errors",
+            client_errors.clone(),
         );
         let reloads = Family::<OneLabel, Counter>::default();
         registry.register(
@@ -117,6 +145,9 @@ impl Metrics {
         for error in [UpstreamError::Connect, UpstreamError::Timeout, UpstreamError::Protocol] {
             drop(upstream_errors.get_or_create(&[("error", error.as_str())]));
         }
+        for error in [ClientError::DuplicateHost, ClientError::RequestBody] {
+            drop(client_errors.get_or_create(&[("error", error.as_str())]));
+        }
         for result in ["ok", "failed"] {
             drop(reloads.get_or_create(&[("result", result)]));
         }
@@ -127,6 +158,7 @@ impl Metrics {
                 request_counters,
                 upstream_latency,
                 upstream_errors,
+                client_errors,
                 reloads,
                 connections,
                 report_mode,
@@ -150,6 +182,11 @@ impl Metrics {
     /// Counts a request the upstream did not answer.
     pub fn upstream_error(&self, error: UpstreamError) {
         self.inner.upstream_errors.get_or_create(&[("error", error.as_str())]).inc();
+    }
+
+    /// Counts a request refused with 400 for the client's own error.
+    pub fn client_error(&self, error: ClientError) {
+        self.inner.client_errors.get_or_create(&[("error", error.as_str())]).inc();
     }
 
     /// Counts a reload.

@@ -64,6 +64,13 @@ impl SendError {
     pub(crate) fn is_connect(&self) -> bool {
         matches!(self, SendError::Connect(_))
     }
+
+    /// True when what failed was reading the client's request body as it was streamed (hyper
+    /// calls an error of the body it was given a user error): malformed chunked framing, or
+    /// a client that went away mid-body. The upstream did nothing wrong.
+    pub(crate) fn is_client_body(&self) -> bool {
+        matches!(self, SendError::Request(e) if e.is_user())
+    }
 }
 
 impl fmt::Display for SendError {
@@ -94,7 +101,7 @@ struct Idle<C> {
 /// What the pool and the response bodies it hands out share.
 struct Shared {
     idle: Mutex<Vec<Idle<Sender>>>,
-    idle_direct: Mutex<Vec<Idle<exchange::Connection>>>,
+    idle_direct: Mutex<Vec<Idle<exchange::IdleConnection>>>,
     sweeping: AtomicBool,
 }
 
@@ -108,24 +115,25 @@ impl Shared {
         }
     }
 
-    /// The same for a connection of [`super::exchange`] whose response has been read: kept
-    /// only if the upstream allows another request on it (`keep_alive`) and nothing unread is
-    /// left over (an upstream that sent more than its response is not trusted with the next).
-    fn put_back_direct(&self, connection: exchange::Connection, keep_alive: bool) {
-        if keep_alive && connection.is_clean() {
-            push(&self.idle_direct, connection);
+    /// The same for a connection of [`super::exchange`] whose response has ended: kept only
+    /// under the rules of [`exchange::Connection::into_idle`].
+    fn put_back_direct(&self, connection: exchange::Connection, keep_alive: bool, body_done: bool) {
+        if let Some(idle) = connection.into_idle(keep_alive, body_done) {
+            push(&self.idle_direct, idle);
         }
     }
 
     /// The most recently used idle connection that is fresh enough, if any.
     fn take(&self) -> Option<Sender> {
-        take(&self.idle, |sender| !sender.is_closed())
+        take(&self.idle, |sender| (!sender.is_closed()).then_some(sender))
     }
 
-    /// The same for [`super::exchange`]. Whether the upstream closed the connection meanwhile
-    /// shows only when it is used; the request is then sent again (see [`exchange::Failure`]).
+    /// The same for [`super::exchange`]: a connection on which the upstream sent anything or
+    /// that it closed while idle is dropped here ([`exchange::IdleConnection::reuse`]). One
+    /// it closes after this look fails before any byte of a response, and the request is
+    /// then sent again (see [`exchange::Failure`]).
     fn take_direct(&self) -> Option<exchange::Connection> {
-        take(&self.idle_direct, |_| true)
+        take(&self.idle_direct, exchange::IdleConnection::reuse)
     }
 
     /// Closes the connections idle for longer than [`POOL_IDLE_TIMEOUT`]; they are the oldest,
@@ -136,13 +144,15 @@ impl Shared {
     }
 }
 
-/// Pops idle connections, most recently used first, until one is fresh and `usable`; the
-/// others are dropped (closed).
-fn take<C>(stack: &Mutex<Vec<Idle<C>>>, usable: impl Fn(&C) -> bool) -> Option<C> {
+/// Pops idle connections, most recently used first, until one is fresh and `usable` gives it
+/// back ready; the others are dropped (closed).
+fn take<C, T>(stack: &Mutex<Vec<Idle<C>>>, usable: impl Fn(C) -> Option<T>) -> Option<T> {
     let mut idle = stack.lock().ok()?;
     while let Some(Idle { connection, since }) = idle.pop() {
-        if since.elapsed() < POOL_IDLE_TIMEOUT && usable(&connection) {
-            return Some(connection);
+        if since.elapsed() < POOL_IDLE_TIMEOUT {
+            if let Some(ready) = usable(connection) {
+                return Some(ready);
+            }
         }
     }
     None
@@ -237,6 +247,7 @@ impl Pool {
             Outbound::Head(head) => return self.exchange(&head, slot).await,
             Outbound::Request(request) => request,
         };
+        let for_head = request.method() == http::Method::HEAD;
         // A connection that was idle may have been closed by the upstream meanwhile; a request
         // it could not even start is sent again on a new connection.
         while let Some(mut sender) = self.shared.take() {
@@ -244,7 +255,7 @@ impl Pool {
                 continue;
             }
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.wrap(response, sender, slot)),
+                Ok(response) => return Ok(self.wrap(response, sender, slot, for_head)),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(SendError::Request(e.into_error())),
@@ -255,7 +266,7 @@ impl Pool {
         // boxed, it does not bloat every request's future.
         let mut sender = Box::pin(self.connect()).await?;
         match sender.send_request(request).await {
-            Ok(response) => Ok(self.wrap(response, sender, slot)),
+            Ok(response) => Ok(self.wrap(response, sender, slot, for_head)),
             Err(e) => Err(SendError::Request(e)),
         }
     }
@@ -286,10 +297,13 @@ impl Pool {
         response: http::Response<Incoming>,
         sender: Sender,
         slot: Option<OwnedSemaphorePermit>,
+        for_head: bool,
     ) -> http::Response<UpstreamBody> {
-        let pool = Arc::downgrade(&self.shared);
-        response
-            .map(|body| UpstreamBody { inner: Inner::Hyper { body, connection: Some((sender, pool)) }, slot })
+        // A connection whose response was framed in a way no well-behaved upstream frames one
+        // is not given back: dropping its handle closes it once this response is done.
+        let connection = (!exchange::untrusted_framing(for_head, response.status(), response.headers()))
+            .then(|| (sender, Arc::downgrade(&self.shared)));
+        response.map(|body| UpstreamBody { inner: Inner::Hyper { body, connection }, slot })
     }
 
     fn wrap_direct(
@@ -303,7 +317,7 @@ impl Pool {
             // The whole body came with the head: the connection is free before the response
             // is even written, and so is its slot.
             Some(whole) => {
-                self.shared.put_back_direct(connection, head.keep_alive);
+                self.shared.put_back_direct(connection, head.keep_alive, true);
                 UpstreamBody { inner: Inner::Whole((!whole.is_empty()).then_some(whole)), slot: None }
             }
             None => {
@@ -451,7 +465,7 @@ impl UpstreamBody {
             Inner::Direct { decoder, connection } => {
                 if let Some(DirectConnection { connection, keep_alive, pool }) = connection.take() {
                     if let Some(pool) = pool.upgrade() {
-                        pool.put_back_direct(connection, keep_alive && decoder.is_done());
+                        pool.put_back_direct(connection, keep_alive, decoder.is_done());
                     }
                 }
             }

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use corsguard::decision::OwnedCorsHeaders;
 use corsguard::{Policy, PolicyHandle, Reason, RequestKind};
-use http::header::{CONTENT_TYPE, HOST, ORIGIN};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, TRANSFER_ENCODING};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
@@ -50,7 +50,7 @@ use tracing::{debug, info, warn};
 use super::drain::{self, Drain};
 use super::forward;
 use super::idle::Activity;
-use super::metrics::{Metrics, UpstreamError};
+use super::metrics::{ClientError, Metrics, UpstreamError};
 use super::pool::{Pool, SendError, UpstreamBody};
 use super::preflight_cache::PreflightCache;
 use super::tls::Tls;
@@ -542,6 +542,12 @@ impl Shared {
             // A reverse proxy never opens tunnels to arbitrary hosts.
             return Handled::Answered(plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n"));
         }
+        if has_repeated_host(&request) {
+            // RFC 9112 §3.2: a server must answer 400 to more than one Host. Two of them mean
+            // the gateway and the upstream may each read a different one.
+            self.metrics.client_error(ClientError::DuplicateHost);
+            return Handled::Answered(plain(StatusCode::BAD_REQUEST, "more than one Host header\n"));
+        }
         let mode = self.mode.get();
         let policy = self.policy.load();
         if mode == Mode::Enforce && request.method() == Method::OPTIONS {
@@ -582,7 +588,7 @@ impl Shared {
         client: &forward::Client,
         cors: Option<OwnedCorsHeaders>,
     ) -> Handled<impl Future<Output = Response<Body>> + Send + 'static> {
-        let upgrade = forward::is_upgrade(&request);
+        let upgrade = forward::is_websocket_upgrade(&request);
         let client_side = upgrade.then(|| hyper::upgrade::on(&mut request));
         let host = forward::request_host(&request);
         let client_version = request.version();
@@ -594,8 +600,15 @@ impl Shared {
         *request.uri_mut() = uri;
         // The upstream connection is HTTP/1.1 whatever the client spoke.
         *request.version_mut() = Version::HTTP_11;
+        let unknown_length = has_body_of_unknown_length(&request);
         let headers = request.headers_mut();
         forward::remove_hop_by_hop(headers, upgrade);
+        if unknown_length {
+            // The client's own framing went with the hop-by-hop headers. Without one, hyper's
+            // client sends a GET, HEAD or DELETE body as no body at all; chunked carries it
+            // whatever the method.
+            headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        }
         forward::add_forwarded(headers, client, host.as_ref());
         if !headers.contains_key(HOST) {
             // HTTP/1.1 requires a Host: the client's authority, or else the upstream's own.
@@ -610,6 +623,13 @@ impl Shared {
             let outcome = tokio::time::timeout(shared.upstream_timeout, shared.pool.send(outbound)).await;
             let mut response = match outcome {
                 Ok(Ok(response)) => response,
+                Ok(Err(e)) if e.is_client_body() => {
+                    // The client's body was malformed (or the client went away mid-body):
+                    // the client's error, not the upstream's, and no upstream alert.
+                    shared.metrics.client_error(ClientError::RequestBody);
+                    debug!(error = %error_chain(&e), "the request body could not be read");
+                    return error_answer(StatusCode::BAD_REQUEST, "malformed request body\n", cors);
+                }
                 Ok(Err(e)) => {
                     let error = classify(&e);
                     shared.metrics.upstream_error(error);
@@ -630,10 +650,23 @@ impl Shared {
             };
             shared.metrics.upstream_latency(started.elapsed());
             let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+            if switching && !(upgrade && forward::is_websocket_response(&response)) {
+                // A switch nobody asked for, or to another protocol than WebSocket, would be a
+                // tunnel past the gateway.
+                shared.metrics.upstream_error(UpstreamError::Protocol);
+                warn!(upstream = %shared.upstream, "the upstream switched protocols without being asked to");
+                return error_answer(StatusCode::BAD_GATEWAY, "upstream unavailable\n", cors);
+            }
             if let (true, Some(client_side)) = (switching, client_side) {
                 tunnel(client_side, hyper::upgrade::on(&mut response));
             }
-            forward::remove_hop_by_hop(response.headers_mut(), switching && upgrade);
+            if response.headers().contains_key(TRANSFER_ENCODING) {
+                // RFC 9112 §6.3: Transfer-Encoding wins, and a Content-Length beside it is
+                // removed; left in, it would frame the body for the client (cut short, or
+                // never complete) while it was read upstream as chunked.
+                response.headers_mut().remove(CONTENT_LENGTH);
+            }
+            forward::remove_hop_by_hop(response.headers_mut(), switching);
             if let Some(cors) = cors {
                 // One source of truth: the upstream's own `Access-Control-*` headers are replaced.
                 cors.apply_to(response.headers_mut());
@@ -643,6 +676,19 @@ impl Shared {
             response.map(Either::Left)
         }))
     }
+}
+
+/// True for a request with two or more `Host` headers.
+fn has_repeated_host<B>(request: &Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(HOST).iter();
+    hosts.next().is_some() && hosts.next().is_some()
+}
+
+/// True for a request whose body is not known to be empty and has no length (chunked on
+/// HTTP/1.1, DATA frames without `content-length` on HTTP/2).
+fn has_body_of_unknown_length(request: &Request<Incoming>) -> bool {
+    use hyper::body::Body as _;
+    !request.body().is_end_stream() && request.body().size_hint().exact().is_none()
 }
 
 /// Copies bytes both ways between the client and the upstream once both sides switched
