@@ -3,6 +3,7 @@
 //!
 //! - [`proxy`]: the proxy itself, startable in-process on any bound listener;
 //! - `listener`: the listening socket, with an accept queue sized for connection bursts;
+//! - [`replay`]: a pooled upstream connection's life replayed from a script, for fuzzing;
 //! - [`reload`]: hot reload on SIGHUP and on file change;
 //! - [`admin`], [`metrics`]: `/metrics`, `/healthz`, `/readyz`;
 //! - [`tls`]: TLS termination;
@@ -20,6 +21,7 @@ pub mod pool;
 mod preflight_cache;
 pub mod proxy;
 pub mod reload;
+pub mod replay;
 pub mod settings;
 pub mod tls;
 mod worker;
