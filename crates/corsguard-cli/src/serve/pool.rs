@@ -18,6 +18,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -46,7 +47,24 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often idle connections are checked for their age.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-type Sender = SendRequest<Incoming>;
+/// A connection driven by hyper's client: the handle requests are sent through, and the
+/// socket itself (a second descriptor of it) to look at while the connection is idle.
+struct Sender {
+    send: SendRequest<Incoming>,
+    socket: OwnedFd,
+}
+
+impl Sender {
+    /// True when the upstream sent nothing and did not close since the last response ended,
+    /// asked of the kernel as for [`exchange::IdleConnection::reuse`]. hyper's own connection
+    /// task drops a connection that turns readable while idle, but only once the event loop
+    /// has told it; the worker runs that task on this same thread, so a byte hyper has read is
+    /// a closed handle here, and a byte it has not read yet is seen by this peek.
+    fn is_quiet(&self) -> bool {
+        let mut byte = [std::mem::MaybeUninit::uninit()];
+        matches!(socket2::SockRef::from(&self.socket).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
 
 /// Why a request got no response from the upstream.
 #[derive(Debug)]
@@ -110,7 +128,7 @@ impl Shared {
     /// connection that is ready for another request is kept; anything else (an upgraded
     /// connection, a request body the upstream did not read to its end) is closed.
     fn put_back(&self, sender: Sender) {
-        if sender.is_ready() {
+        if sender.send.is_ready() {
             push(&self.idle, sender);
         }
     }
@@ -125,7 +143,7 @@ impl Shared {
 
     /// The most recently used idle connection that is fresh enough, if any.
     fn take(&self) -> Option<Sender> {
-        take(&self.idle, |sender| (!sender.is_closed()).then_some(sender))
+        take(&self.idle, |sender| (!sender.send.is_closed() && sender.is_quiet()).then_some(sender))
     }
 
     /// The same for [`super::exchange`]: a connection on which the upstream sent anything or
@@ -251,10 +269,10 @@ impl Pool {
         // A connection that was idle may have been closed by the upstream meanwhile; a request
         // it could not even start is sent again on a new connection.
         while let Some(mut sender) = self.shared.take() {
-            if sender.ready().await.is_err() {
+            if sender.send.ready().await.is_err() {
                 continue;
             }
-            match sender.try_send_request(request).await {
+            match sender.send.try_send_request(request).await {
                 Ok(response) => return Ok(self.wrap(response, sender, slot, for_head)),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
@@ -265,7 +283,7 @@ impl Pool {
         // Opening a connection is the rare path, and its future (TCP, TLS, handshake) is large:
         // boxed, it does not bloat every request's future.
         let mut sender = Box::pin(self.connect()).await?;
-        match sender.send_request(request).await {
+        match sender.send.send_request(request).await {
             Ok(response) => Ok(self.wrap(response, sender, slot, for_head)),
             Err(e) => Err(SendError::Request(e)),
         }
@@ -334,11 +352,12 @@ impl Pool {
     async fn connect(&self) -> Result<Sender, SendError> {
         let opened = tokio::time::timeout(self.connect_timeout, async {
             let tcp = self.open_tcp().await?;
+            let socket = tcp.as_fd().try_clone_to_owned()?;
             match &self.tls {
-                None => self.handshake(TokioIo::new(tcp)).await,
+                None => self.handshake(TokioIo::new(tcp), socket).await,
                 Some((tls, name)) => {
                     let stream = tls.connect(name.clone(), tcp).await?;
-                    self.handshake(TokioIo::new(stream)).await
+                    self.handshake(TokioIo::new(stream), socket).await
                 }
             }
         })
@@ -362,17 +381,17 @@ impl Pool {
         Ok(tcp)
     }
 
-    async fn handshake<T>(&self, io: T) -> io::Result<Sender>
+    async fn handshake<T>(&self, io: T, socket: OwnedFd) -> io::Result<Sender>
     where
         T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        let (sender, connection) = self.builder.handshake(io).await.map_err(io::Error::other)?;
+        let (send, connection) = self.builder.handshake(io).await.map_err(io::Error::other)?;
         tokio::spawn(async move {
             if let Err(e) = connection.with_upgrades().await {
                 debug!(error = %e, "upstream connection ended with an error");
             }
         });
-        Ok(sender)
+        Ok(Sender { send, socket })
     }
 
     /// Starts the task that closes stale idle connections, once, on the worker's runtime.
