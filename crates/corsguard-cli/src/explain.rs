@@ -174,7 +174,10 @@ fn why(decision: &Decision<'_>, rules: &Rules, request: &Request<()>) -> String 
             corsguard::headers::MAX_REQUEST_HEADERS_LEN,
             corsguard::headers::MAX_REQUEST_HEADER_NAMES
         ),
-        Reason::PrivateNetworkNotAllowed => "a Private Network Access preflight, and private_network is off".to_owned(),
+        Reason::WebSocketOriginNotAllowed => format!(
+            "a WebSocket handshake from {}, which the policy does not allow; CORS does not protect WebSockets, so the origin is checked here and the handshake refused before it reaches the application",
+            header("origin")
+        ),
         Reason::CrossOriginRequest => format!(
             "{} is an unsafe method from a cross-origin page that is not allowed; cross-origin protection refuses it before it reaches the application",
             request.method()
@@ -189,8 +192,8 @@ fn hint(decision: &Decision<'_>, rules: &Rules) -> Option<String> {
         }
         Reason::MethodNotAllowed => "add the method to `methods` if the API needs it".to_owned(),
         Reason::HeaderNotAllowed => "add the header to `allow_headers` if the API needs it".to_owned(),
-        Reason::PrivateNetworkNotAllowed => {
-            "set private_network = true if public sites must reach this private service".to_owned()
+        Reason::WebSocketOriginNotAllowed => {
+            "if pages on this origin should open WebSockets to the API, add it to `origins`".to_owned()
         }
         Reason::CrossOriginRequest if rules.settings().cross_origin_protection => {
             "add the origin to `origins` if it is trusted; browsers on the same origin pass".to_owned()

@@ -10,7 +10,7 @@ use http::header::{
     GetAll, HeaderName, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS,
     ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
     ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HOST, ORIGIN,
-    VARY,
+    UPGRADE, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 
@@ -125,11 +125,14 @@ reasons! {
     RequestHeadersMalformed => "request-headers-malformed",
     /// `Access-Control-Request-Headers` is over the size or count budget.
     RequestHeadersTooLarge => "request-headers-too-large",
-    /// A Private Network Access preflight, and `private_network` is off.
-    PrivateNetworkNotAllowed => "private-network-not-allowed",
     /// A cross-origin unsafe request from an origin not allowed: refused by cross-origin
     /// protection and never forwarded.
     CrossOriginRequest => "cross-origin-request",
+    /// A WebSocket handshake from an origin the rules do not allow (or `null`, malformed,
+    /// repeated): CORS does not protect WebSockets, so without this check any page could open
+    /// a credentialed WebSocket to the API and read everything on it (cross-site WebSocket
+    /// hijacking). Refused with 403 and never forwarded.
+    WebSocketOriginNotAllowed => "websocket-origin-not-allowed",
 }
 
 impl fmt::Display for Reason {
@@ -380,10 +383,40 @@ pub(crate) fn decide<'a>(rules: &'a Rules, strict: bool, req: RequestView<'a>) -
         .then(|| req.headers.get_all(ACCESS_CONTROL_REQUEST_METHOD))
         .filter(|values| values.iter().next().is_some());
     if let Some(request_method) = request_method {
-        preflight(rules, strict, req, allow_origin, request_method)
-    } else {
-        let single_origin = (!repeated).then_some(SingleOrigin { bytes, parsed });
-        actual(rules, strict, req, single_origin, allow_origin)
+        return preflight(rules, strict, req, allow_origin, request_method);
+    }
+    let single_origin = (!repeated).then_some(SingleOrigin { bytes, parsed });
+    if allow_origin.is_err() && is_websocket_handshake(req.headers) && !is_same_origin(req, single_origin) {
+        return refuse_websocket(strict);
+    }
+    actual(rules, strict, req, single_origin, allow_origin)
+}
+
+/// True when `Upgrade` lists `websocket` (any case, anywhere in the list). Broader than what
+/// a server would switch on, so that no spelling of a handshake escapes the origin check.
+fn is_websocket_handshake(headers: &HeaderMap) -> bool {
+    headers.get_all(UPGRADE).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    })
+}
+
+/// A WebSocket handshake from an origin the rules do not allow.
+fn refuse_websocket(strict: bool) -> Decision<'static> {
+    let reason = Reason::WebSocketOriginNotAllowed;
+    Decision {
+        kind: RequestKind::Actual,
+        allowed: false,
+        forwarded: false,
+        status: Some(StatusCode::FORBIDDEN),
+        reason,
+        headers: CorsHeaders {
+            vary: Some(&VARY_ORIGIN),
+            reason: (!strict).then_some(reason),
+            ..CorsHeaders::default()
+        },
     }
 }
 
@@ -432,9 +465,6 @@ fn preflight<'a>(
     let verdict = allow_origin.and_then(|acao| {
         check_request_method(rules, &request_method)?;
         check_request_headers(rules, req.headers)?;
-        if wants_private_network && !rules.settings().private_network {
-            return Err(Reason::PrivateNetworkNotAllowed);
-        }
         Ok(acao)
     });
     match verdict {
@@ -450,7 +480,11 @@ fn preflight<'a>(
                 allow_methods: Some(&rules.allow_methods),
                 allow_headers: rules.allow_headers.as_ref(),
                 max_age: Some(&rules.max_age),
-                allow_private_network: wants_private_network,
+                // Asking is never a reason to refuse: Chrome has replaced these preflights with
+                // Local Network Access (a permission prompt, no header), and the embedded
+                // runtimes that still send the header get a plain answer unless the policy
+                // grants private network access.
+                allow_private_network: wants_private_network && rules.settings().private_network,
                 vary: Some(vary),
                 ..CorsHeaders::default()
             },
@@ -531,12 +565,7 @@ fn actual<'a>(
         }
         Err(reason) => reason,
     };
-    let same_origin = match sec_fetch_site(req.headers) {
-        Some(site) => is_same_origin_site(site),
-        None => origin
-            .and_then(SingleOrigin::parse)
-            .is_some_and(|o| request_host(req).is_some_and(|h| h == o.authority().as_bytes())),
-    };
+    let same_origin = is_same_origin(req, origin);
     let no_cors = Decision {
         kind: RequestKind::Actual,
         allowed: same_origin,
@@ -553,6 +582,17 @@ fn actual<'a>(
         no_cors
     } else {
         refuse_cross_origin(no_cors, strict)
+    }
+}
+
+/// True when the request comes from the server's own origin: `Sec-Fetch-Site` says so, or,
+/// without it, the only `Origin`'s authority is the request's host.
+fn is_same_origin(req: RequestView<'_>, origin: Option<SingleOrigin<'_>>) -> bool {
+    match sec_fetch_site(req.headers) {
+        Some(site) => is_same_origin_site(site),
+        None => origin
+            .and_then(SingleOrigin::parse)
+            .is_some_and(|o| request_host(req).is_some_and(|h| h == o.authority().as_bytes())),
     }
 }
 

@@ -281,3 +281,22 @@ async fn malformed_and_repeated_origins_are_never_allowed() {
     let reply = http.send(Method::GET, "/api/items", &[("origin", APP), ("origin", APP)]).await;
     assert!(!reply.has_cors_headers());
 }
+
+#[tokio::test]
+async fn websocket_handshakes_from_untrusted_origins_never_reach_the_application() {
+    let (http, calls) = start(false).await;
+    let upgrade = [("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-version", "13")];
+    for origin in [EVIL, "null", "https://evil.example.net", "http://app.example.com"] {
+        let headers: Vec<_> = upgrade.iter().copied().chain([("origin", origin)]).collect();
+        let reply = http.send(Method::GET, "/api/items", &headers).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{origin}");
+        assert_eq!(reply.header("corsguard-reason"), Some("websocket-origin-not-allowed"), "{origin}");
+        assert!(!reply.has_cors_headers(), "{origin}");
+    }
+    assert_eq!(calls.get(), 0, "no refused handshake reached the application");
+    // The trusted origin, and a client that is no browser (no Origin), reach it.
+    let headers: Vec<_> = upgrade.iter().copied().chain([("origin", APP)]).collect();
+    http.send(Method::GET, "/api/items", &headers).await;
+    http.send(Method::GET, "/api/items", &upgrade).await;
+    assert_eq!(calls.get(), 2);
+}
