@@ -147,6 +147,19 @@ impl Browser {
         FetchOutcome::from_json(&value).ok_or_else(|| format!("unexpected fetch result: {value}").into())
     }
 
+    /// Opens `new WebSocket(url)` in the current page, sends `message` once it is open and
+    /// waits (up to 5 s) for the first message back. A refused handshake is an outcome
+    /// (`opened` false), not an error.
+    pub async fn websocket(&self, url: &str, message: &str) -> Result<WebSocketOutcome> {
+        let value = self.client.execute_async(WEBSOCKET_SCRIPT, vec![json!(url), json!(message)]).await?;
+        let opened = value.get("opened").and_then(serde_json::Value::as_bool);
+        let echo = value.get("echo").and_then(serde_json::Value::as_str).map(str::to_owned);
+        match opened {
+            Some(opened) => Ok(WebSocketOutcome { opened, echo }),
+            None => Err(format!("unexpected WebSocket result: {value}").into()),
+        }
+    }
+
     /// Ends the WebDriver session politely, then everything else (as drop does).
     pub async fn close(self) {
         // Best effort: drop kills whatever a failed close leaves behind.
@@ -215,6 +228,30 @@ fn kill_stragglers(profile_dir: &Path) {
         }
     }
 }
+
+/// What a page's script saw of a WebSocket it opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketOutcome {
+    /// The handshake succeeded (`onopen` ran).
+    pub opened: bool,
+    /// The first message the server sent back, if any.
+    pub echo: Option<String>,
+}
+
+/// Opens a WebSocket, sends one message, and reports the first answer; the first of
+/// message, error, close or time-out decides.
+const WEBSOCKET_SCRIPT: &str = r#"
+const [url, message, done] = arguments;
+let opened = false;
+let ws;
+try { ws = new WebSocket(url); } catch (e) { done({ opened: false, echo: null }); return; }
+const timer = setTimeout(() => done({ opened, echo: null }), 5000);
+const finish = (echo) => { clearTimeout(timer); done({ opened, echo }); };
+ws.onopen = () => { opened = true; ws.send(message); };
+ws.onmessage = (event) => { finish(String(event.data)); ws.close(); };
+ws.onerror = () => finish(null);
+ws.onclose = () => finish(null);
+"#;
 
 /// A `fetch` to run in the page: method, headers, body and credentials mode.
 #[derive(Clone, Debug)]

@@ -91,3 +91,30 @@ async fn a_page_sees_the_real_502_when_the_upstream_is_down() {
 
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_allowed_page_can_open_a_websocket_through_the_gateway() {
+    let up = upstream().await;
+    let gw = gateway(POLICY, &up.url(), |_| {}).await;
+    let ws_url = format!("ws://api.localhost:{}/ws", gw.addr().port());
+    let browser = Browser::launch().await.expect("headless Chromium starts");
+
+    let app = PageServer::start("app.localhost").await.unwrap();
+    browser.open(&app.url()).await.unwrap();
+    let outcome = browser.websocket(&ws_url, "hello from the app").await.unwrap();
+    assert!(outcome.opened, "the allowed page's socket opens: {outcome:?}");
+    assert_eq!(outcome.echo.as_deref(), Some("hello from the app"));
+    assert_eq!(up.hits(), 1);
+    assert_eq!(up.last().headers["origin"], app.origin().as_str());
+
+    // The foreign page's handshake carries its own Origin; the gateway refuses it, so the
+    // socket never opens and the upstream never sees it.
+    let evil = PageServer::start("evil.localhost").await.unwrap();
+    browser.open(&evil.url()).await.unwrap();
+    let outcome = browser.websocket(&ws_url, "hijack").await.unwrap();
+    assert!(!outcome.opened, "the foreign page's socket must not open: {outcome:?}");
+    assert_eq!(outcome.echo, None);
+    assert_eq!(up.hits(), 1, "the foreign handshake never reached the upstream");
+
+    browser.close().await;
+}
