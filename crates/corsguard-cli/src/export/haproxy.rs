@@ -127,12 +127,11 @@ pub fn render(t: &Target<'_>) -> Rendered {
     );
     for s in sets {
         let i = s.index;
-        let pna = if s.settings.private_network { "" } else { " !corsguard_pna_asked" };
         let _ = writeln!(
             o,
             "    http-request set-var(txn.corsguard_state) str(preflight_ok) if corsguard_preflight corsguard_route_{i} \
              corsguard_one_origin corsguard_origin_{i} corsguard_one_acrm corsguard_acrm_{i} \
-             corsguard_acrh_lines_ok corsguard_acrh_size_ok corsguard_acrh_{i}{pna}"
+             corsguard_acrh_lines_ok corsguard_acrh_size_ok corsguard_acrh_{i}"
         );
     }
     for s in sets {
@@ -172,10 +171,15 @@ pub fn render(t: &Target<'_>) -> Rendered {
     );
     line(&mut o, "    acl corsguard_pna_yes var(txn.corsguard_pna) -m bool");
     line(&mut o, "    http-request set-var(txn.corsguard_origin) req.fhdr(origin) if corsguard_ok");
-    line(
-        &mut o,
-        "    http-request set-var(txn.corsguard_pna) bool(1) if corsguard_preflight_ok corsguard_pna_asked",
-    );
+    // Only a route that allows it answers a Private Network Access preflight with the header;
+    // elsewhere that preflight is decided like any other.
+    for s in sets.iter().filter(|s| s.settings.private_network) {
+        let _ = writeln!(
+            o,
+            "    http-request set-var(txn.corsguard_pna) bool(1) if corsguard_preflight_ok corsguard_pna_asked corsguard_route_{}",
+            s.index
+        );
+    }
 
     line(&mut o, "\n    # Preflights never reach the upstream; refusals are 403 with no CORS headers.");
     line(&mut o, "    http-request return status 204 if corsguard_preflight_ok");

@@ -59,14 +59,17 @@ pub fn render(t: &Target<'_>) -> Rendered {
         s.settings.cross_origin_protection.then(|| format!("^(?!{SAFE_METHODS}$)"))
     });
 
-    line(&mut o, "# Private Network Access preflight: `yes` answered, `no` refused, empty when not asked.");
+    line(
+        &mut o,
+        "# Private Network Access preflight: `yes` when asked on a route that allows it; elsewhere the",
+    );
+    line(&mut o, "# preflight is decided like any other and gets no Access-Control-Allow-Private-Network.");
     let _ = writeln!(
         o,
         "map \"$corsguard_route|$http_access_control_request_private_network\" $corsguard_pna {{"
     );
-    for s in sets {
-        let answer = if s.settings.private_network { "yes" } else { "no" };
-        let _ = writeln!(o, "    \"~^{}\\|true$\" {answer};", s.index);
+    for s in sets.iter().filter(|s| s.settings.private_network) {
+        let _ = writeln!(o, "    \"~^{}\\|true$\" yes;", s.index);
     }
     line(&mut o, "    default \"\";\n}\n");
 
@@ -90,8 +93,8 @@ pub fn render(t: &Target<'_>) -> Rendered {
     line(&mut o, "    default 0;\n}\n");
 
     line(&mut o, "# The decision. Flags: has Origin, has ACRM, Origin ok, ACRM ok, ACRH ok, method ok, guarded, same origin.");
-    line(&mut o, "map \"$request_method $corsguard_has_origin$corsguard_has_acrm$corsguard_origin_ok$corsguard_acrm_ok$corsguard_acrh_ok$corsguard_method_ok$corsguard_guarded$corsguard_same_origin $corsguard_pna\" $corsguard_state {");
-    line(&mut o, "    \"~^OPTIONS 11111[01]{3} (?:yes)?$\" preflight_ok;");
+    line(&mut o, "map \"$request_method $corsguard_has_origin$corsguard_has_acrm$corsguard_origin_ok$corsguard_acrm_ok$corsguard_acrh_ok$corsguard_method_ok$corsguard_guarded$corsguard_same_origin\" $corsguard_state {");
+    line(&mut o, "    \"~^OPTIONS 11111[01]{3}$\" preflight_ok;");
     line(&mut o, "    \"~^OPTIONS 11\" preflight_refused;");
     line(&mut o, "    \"~^[^ ]+ 1[01]1[01]{2}1\" actual_ok;");
     line(&mut o, "    \"~^[^ ]+ [01]{6}10\" cross_origin_refused;");

@@ -271,7 +271,7 @@ pub fn corpus() -> Vec<Case> {
         ),
         case("preflight-origin-refused", "OPTIONS", "/api/items", &[(ORIGIN, EVIL), (ACRM, b"PUT")]),
         case(
-            "preflight-pna-refused",
+            "preflight-pna-not-enabled",
             "OPTIONS",
             "/api/items",
             &[(ORIGIN, APP), (ACRM, b"PUT"), ("Access-Control-Request-Private-Network", b"true")],
