@@ -186,17 +186,7 @@ async fn serve(
     all_here: Arc<Notify>,
 ) {
     let mut pending = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => pending.extend_from_slice(&buf[..n]),
-            }
-            continue;
-        };
-        let head = String::from_utf8_lossy(&pending[..end]).into_owned();
-        pending.drain(..end + 4);
+    while let Some(head) = gateway_support::read_head(&mut stream, &mut pending).await {
         let mut request_line = head.split(' ');
         let (method, path) =
             (request_line.next().unwrap_or("").to_owned(), request_line.next().unwrap_or("").to_owned());
@@ -209,9 +199,8 @@ async fn serve(
             .and_then(|v| v.trim().parse::<usize>().ok());
         if let Some(length) = length {
             while pending.len() < length {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                if !gateway_support::read_more(&mut stream, &mut pending).await {
+                    return;
                 }
             }
             pending.drain(..length);
@@ -221,9 +210,8 @@ async fn serve(
                     pending.drain(..end + 5);
                     break;
                 }
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                if !gateway_support::read_more(&mut stream, &mut pending).await {
+                    return;
                 }
             }
         }

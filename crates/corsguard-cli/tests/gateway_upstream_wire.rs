@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use gateway_support::*;
 use http::{Method, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// What a scripted upstream does after reading one request head.
@@ -38,17 +38,7 @@ async fn scripted(script: impl Fn(&str) -> Answer + Send + Sync + 'static) -> Sc
             let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
             tokio::spawn(async move {
                 let mut pending = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => pending.extend_from_slice(&buf[..n]),
-                        }
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&pending[..end + 4]).into_owned();
-                    pending.drain(..end + 4);
+                while let Some(head) = gateway_support::read_head(&mut stream, &mut pending).await {
                     seen.lock().unwrap().push(head.clone());
                     let answer = script(&head);
                     if stream.write_all(&answer.bytes).await.is_err() || answer.close {

@@ -14,6 +14,7 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
 use std::pin::pin;
 use std::task::{Context, Poll};
 
@@ -440,11 +441,17 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin {
 
 impl Transport for TcpStream {
     fn is_quiet(&self) -> bool {
-        let mut byte = [MaybeUninit::uninit()];
-        // `WouldBlock` is the only answer that means "idle": a byte, the end of the stream
-        // (0) and every error make the connection unusable.
-        matches!(socket2::SockRef::from(self).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        socket_is_quiet(self)
     }
+}
+
+/// True when nothing can be read from a non-blocking socket, asked of the kernel with a peek
+/// that consumes nothing.
+pub fn socket_is_quiet(socket: &impl AsFd) -> bool {
+    let mut byte = [MaybeUninit::uninit()];
+    // `WouldBlock` is the only answer that means "idle": a byte, the end of the stream (0)
+    // and every error make the connection unusable.
+    matches!(socket2::SockRef::from(socket).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// A plain keep-alive connection to the upstream, with the bytes read from it but not yet

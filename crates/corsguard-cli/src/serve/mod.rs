@@ -56,6 +56,12 @@ The policy file is reloaded on SIGHUP and whenever its contents change; an inval
 refused (diagnostics in the log) and the current policy keeps serving. SIGTERM or SIGINT stop \
 accepting connections and let in-flight requests finish within shutdown_timeout.
 
+What never reaches the upstream: preflights (answered here), WebSocket handshakes from origins \
+the policy does not allow (403 websocket-origin-not-allowed), requests with two Host headers or \
+an unreadable body (400). Upgrades other than WebSocket (h2c) are stripped, and a 101 nobody \
+asked for is a 502. A pooled upstream connection that sent anything or closed while idle is \
+never reused. See docs/gateway.md.
+
 [gateway] keys: listen, upstream, admin (/metrics, /healthz, /readyz; absent = off), \
 mode (\"enforce\" or \"report\": log and count decisions, change nothing), tls_cert, tls_key, \
 connect_timeout (5 s), header_timeout (15 s), upstream_timeout (60 s), shutdown_timeout (25 s), \

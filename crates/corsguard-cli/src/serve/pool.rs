@@ -61,8 +61,7 @@ impl Sender {
     /// has told it; the worker runs that task on this same thread, so a byte hyper has read is
     /// a closed handle here, and a byte it has not read yet is seen by this peek.
     fn is_quiet(&self) -> bool {
-        let mut byte = [std::mem::MaybeUninit::uninit()];
-        matches!(socket2::SockRef::from(&self.socket).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        exchange::socket_is_quiet(&self.socket)
     }
 }
 

@@ -20,7 +20,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -353,4 +353,31 @@ impl Http {
 /// Reads a body to the end.
 pub async fn collect_body(body: Incoming) -> Result<Bytes, String> {
     body.collect().await.map(|c| c.to_bytes()).map_err(|e| format!("body: {e:?}"))
+}
+
+/// Reads what the peer sends next onto `pending`; false when the stream ended or failed.
+pub async fn read_more(stream: &mut (impl AsyncRead + Unpin), pending: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 4096];
+    match stream.read(&mut buf).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            pending.extend_from_slice(&buf[..n]);
+            true
+        }
+    }
+}
+
+/// Reads until `pending` holds a whole message head and takes it off, its blank line
+/// included; `None` when the stream ends first.
+pub async fn read_head(stream: &mut (impl AsyncRead + Unpin), pending: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&pending[..end + 4]).into_owned();
+            pending.drain(..end + 4);
+            return Some(head);
+        }
+        if !read_more(stream, pending).await {
+            return None;
+        }
+    }
 }
