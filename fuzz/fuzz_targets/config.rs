@@ -1,4 +1,5 @@
-//! The policy-file loader and linter, on arbitrary text.
+//! The policy-file loader and linter, and the gateway's reading of `[gateway]`, on arbitrary
+//! text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -6,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let diags = corsguard::check_toml(text, None);
-    for d in &diags {
-        assert!(!d.message.is_empty());
+    for d in diags.iter().chain(&corsguard_cli::serve::settings::Settings::check(text)) {
+        assert!(!d.message.is_empty() && !d.help.is_empty());
     }
     if let Ok(policy) = corsguard::Policy::from_toml(text, None) {
         let req =

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use corsguard::origin::Origin;
+use corsguard::Origin;
 use corsguard::Policy;
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let mut req = http::Request::new(());
         req.headers_mut().insert("origin", value);
         let decision = policy().decide(&req);
-        if let Some(acao) = decision.headers.allow_origin() {
+        if let Some(acao) = decision.headers().allow_origin() {
             assert_eq!(acao.as_bytes(), data);
         }
     }

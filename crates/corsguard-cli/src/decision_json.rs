@@ -7,18 +7,18 @@ use serde_json::{json, Map, Value};
 /// `{"kind","allowed","forwarded","status","reason","headers":{lowercase name: value}}`.
 pub fn to_json(decision: &Decision<'_>) -> Value {
     let headers: Map<String, Value> = decision
-        .headers
+        .headers()
         .iter()
         .map(|(name, value)| {
             (name.as_str().to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()))
         })
         .collect();
     json!({
-        "kind": decision.kind.as_str(),
-        "allowed": decision.allowed,
-        "forwarded": decision.forwarded,
-        "status": decision.status.map(|s| s.as_u16()),
-        "reason": decision.reason.code(),
+        "kind": decision.kind().as_str(),
+        "allowed": decision.is_allowed(),
+        "forwarded": decision.is_forwarded(),
+        "status": decision.status().map(|s| s.as_u16()),
+        "reason": decision.reason().code(),
         "headers": headers,
     })
 }

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use corsguard::origin::Origin;
-use corsguard::{Decision, Policy, Reason, RequestKind, Rules};
+use corsguard::{Action, Decision, Origin, Policy, Reason, RequestKind};
 use corsguard_cli::decision_json;
 use http::{HeaderName, HeaderValue, Method, Request};
 
@@ -91,113 +90,69 @@ fn build_request(args: &ExplainArgs) -> Result<Request<()>, String> {
 
 fn describe(policy: &Policy, request: &Request<()>, decision: &Decision<'_>, paint: Paint) -> String {
     let path = request.uri().path();
-    let rules = policy.rules_for(path);
-    let scope = match policy.routes().find(|(prefix, _)| path.starts_with(prefix)) {
-        Some((prefix, _)) => format!("route `{prefix}` of profile `{}`", policy.profile()),
+    let route = policy.route_for(path);
+    let scope = match route.prefix() {
+        Some(prefix) => format!("route `{prefix}` of profile `{}`", policy.profile()),
         None => format!("profile `{}`", policy.profile()),
     };
-    let origin = request.headers().get("origin").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let header =
+        |name: &str| request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let origin = header("origin");
     let mut out = format!(
         "{} {} {}{}\n",
-        paint.bold(decision.kind.as_str()),
+        paint.bold(decision.kind().as_str()),
         request.method(),
         path,
         origin.as_deref().map(|o| format!(" from {o}")).unwrap_or_default()
     );
     out += &format!("  rules:     {scope}\n");
-    let verdict = if decision.allowed { paint.green("allowed") } else { paint.red("refused") };
-    let outcome = match (decision.status, decision.forwarded) {
-        (Some(status), _) => format!("answered by corsguard with {status}, not forwarded"),
-        (None, true) => "forwarded to the application".to_owned(),
-        (None, false) => "not forwarded".to_owned(),
+    let verdict = if decision.is_allowed() { paint.green("allowed") } else { paint.red("refused") };
+    let outcome = match decision.action() {
+        Action::Answer(status) => format!("answered by corsguard with {status}, not forwarded"),
+        _ => "forwarded to the application".to_owned(),
     };
     out += &format!("  verdict:   {verdict}, {outcome}\n");
-    out += &format!("  reason:    {} — {}\n", decision.reason.code(), why(decision, rules, request));
+    let reason = decision.reason();
+    out += &format!("  reason:    {} — {}\n", reason.code(), reason.summary());
+    let rules = route.rules();
+    let list = |items: &[String]| if items.is_empty() { "(none)".to_owned() } else { items.join(", ") };
+    let preflight = decision.kind() == RequestKind::Preflight;
+    let context = match reason {
+        Reason::Allowed => origin
+            .as_deref()
+            .and_then(|o| Origin::parse(o.as_bytes()).ok())
+            .and_then(|o| rules.matching_pattern(&o))
+            .map(|pattern| ("matched", format!("`{pattern}` in origins"))),
+        Reason::OriginNotAllowed | Reason::WebSocketOriginNotAllowed | Reason::CrossOriginRequest => {
+            let origins: Vec<String> = rules.origins().iter().map(ToString::to_string).collect();
+            Some(("origins", list(&origins)))
+        }
+        Reason::MethodNotAllowed => {
+            let asked = if preflight { header("access-control-request-method") } else { None };
+            let method = asked.unwrap_or_else(|| request.method().to_string());
+            Some(("methods", format!("{} (asked: {method})", list(rules.methods()))))
+        }
+        Reason::HeaderNotAllowed => {
+            let asked = header("access-control-request-headers").unwrap_or_default();
+            Some(("headers", format!("{} (asked: {asked})", list(rules.allow_headers()))))
+        }
+        _ => None,
+    };
+    if let Some((label, value)) = context {
+        out += &format!("  {:<10} {value}\n", format!("{label}:"));
+    }
     out += "  response headers added by corsguard:\n";
-    for (name, value) in decision.headers.iter() {
+    for (name, value) in decision.headers().iter() {
         out += &format!("    {name}: {}\n", String::from_utf8_lossy(value.as_bytes()));
     }
-    if let Some(hint) = hint(decision, rules) {
-        out += &format!("  {}: {hint}\n", paint.bold("help"));
+    let help = match reason {
+        // Without cross-origin protection the request was forwarded; adding the origin is
+        // only the fix when the refusal is what the user saw.
+        Reason::CrossOriginRequest if !rules.cross_origin_protection() => None,
+        _ => reason.help(),
+    };
+    if let Some(help) = help {
+        out += &format!("  {}: {help}\n", paint.bold("help"));
     }
     out
-}
-
-fn why(decision: &Decision<'_>, rules: &Rules, request: &Request<()>) -> String {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default()
-    };
-    let origin = header("origin");
-    let origins: Vec<String> = rules.settings().origins.iter().map(ToString::to_string).collect();
-    match decision.reason {
-        Reason::Allowed => {
-            let by = Origin::parse(origin.as_bytes())
-                .ok()
-                .and_then(|o| rules.matching_pattern(&o).map(ToString::to_string))
-                .unwrap_or_default();
-            match decision.kind {
-                RequestKind::Preflight => format!(
-                    "origin matches `{by}`; method {} and requested headers [{}] are allowed",
-                    header("access-control-request-method"),
-                    header("access-control-request-headers")
-                ),
-                _ => format!("origin matches `{by}` and {} is an allowed method", request.method()),
-            }
-        }
-        Reason::NoOrigin => "no Origin header: not a cross-origin browser request".to_owned(),
-        Reason::SameOrigin => "the request comes from the server's own origin; CORS does not apply".to_owned(),
-        Reason::OriginNotAllowed => format!("`{origin}` is not in origins [{}]", origins.join(", ")),
-        Reason::OriginNull => "`null` origins come from sandboxes, data: URLs and redirects, which any site can create".to_owned(),
-        Reason::OriginMalformed => format!("`{origin}` is not an origin of the form scheme://host[:port]"),
-        Reason::OriginNotCanonical => format!("`{origin}` is not in the canonical form browsers send (lowercase, no default port)"),
-        Reason::OriginRepeated => "more than one Origin header".to_owned(),
-        Reason::MethodNotAllowed => {
-            let method = match decision.kind {
-                RequestKind::Preflight => header("access-control-request-method"),
-                _ => request.method().to_string(),
-            };
-            format!("{method} is not in methods [{}] (methods are case-sensitive)", rules.settings().methods.join(", "))
-        }
-        Reason::RequestMethodMalformed => "Access-Control-Request-Method is missing, repeated or not a method".to_owned(),
-        Reason::HeaderNotAllowed => format!(
-            "a requested header in [{}] is not in allow_headers [{}]",
-            header("access-control-request-headers"),
-            rules.settings().allow_headers.join(", ")
-        ),
-        Reason::RequestHeadersMalformed => "Access-Control-Request-Headers is not a list of header names".to_owned(),
-        Reason::RequestHeadersTooLarge => format!(
-            "Access-Control-Request-Headers is over {} bytes or {} names",
-            corsguard::headers::MAX_REQUEST_HEADERS_LEN,
-            corsguard::headers::MAX_REQUEST_HEADER_NAMES
-        ),
-        Reason::WebSocketOriginNotAllowed => format!(
-            "a WebSocket handshake from {}, which the policy does not allow; CORS does not protect WebSockets, so the origin is checked here and the handshake refused before it reaches the application",
-            header("origin")
-        ),
-        Reason::CrossOriginRequest => format!(
-            "{} is an unsafe method from a cross-origin page that is not allowed; cross-origin protection refuses it before it reaches the application",
-            request.method()
-        ),
-    }
-}
-
-fn hint(decision: &Decision<'_>, rules: &Rules) -> Option<String> {
-    Some(match decision.reason {
-        Reason::OriginNotAllowed => {
-            "if this origin is yours, add it to `origins` (exact, or a `https://*.domain` pattern)".to_owned()
-        }
-        Reason::MethodNotAllowed => "add the method to `methods` if the API needs it".to_owned(),
-        Reason::HeaderNotAllowed => "add the header to `allow_headers` if the API needs it".to_owned(),
-        Reason::WebSocketOriginNotAllowed => {
-            "if pages on this origin should open WebSockets to the API, add it to `origins`".to_owned()
-        }
-        Reason::CrossOriginRequest if rules.settings().cross_origin_protection => {
-            "add the origin to `origins` if it is trusted; browsers on the same origin pass".to_owned()
-        }
-        _ => return None,
-    })
 }

@@ -1,6 +1,6 @@
 //! Diagnostics as rustc-style text, JSON and SARIF 2.1.0.
 
-use corsguard::{Diagnostic, Diagnostics, Severity};
+use corsguard::{Diagnostic, Diagnostics, LintCode, Severity};
 use serde_json::{json, Value};
 
 use crate::paint::Paint;
@@ -11,7 +11,7 @@ pub fn human(diags: &Diagnostics, source: &str, path: &str, paint: Paint) -> Str
     for d in diags {
         let head = match d.severity {
             Severity::Error => paint.red(&format!("error[{}]", d.code)),
-            Severity::Warning => paint.yellow(&format!("warning[{}]", d.code)),
+            _ => paint.yellow(&format!("warning[{}]", d.code)),
         };
         out += &format!("{head}{} {}\n", paint.bold(":"), paint.bold(&d.message));
         if let (Some((line, column)), Some(span)) = (d.location, &d.span) {
@@ -59,7 +59,7 @@ pub fn json(diags: &Diagnostics) -> Value {
         .iter()
         .map(|d| {
             json!({
-                "code": d.code,
+                "code": d.code.as_str(),
                 "severity": d.severity.as_str(),
                 "message": d.message,
                 "profile": d.profile,
@@ -74,12 +74,19 @@ pub fn json(diags: &Diagnostics) -> Value {
 
 /// A SARIF 2.1.0 log with one run, for code-scanning dashboards.
 pub fn sarif(diags: &Diagnostics, path: &str) -> Value {
-    let mut rule_ids: Vec<&str> = diags.iter().map(|d| d.code).collect();
-    rule_ids.sort_unstable();
-    rule_ids.dedup();
-    let rules: Vec<Value> = rule_ids
+    let mut codes: Vec<LintCode> = diags.iter().map(|d| d.code).collect();
+    codes.sort_unstable_by_key(|code| code.as_str());
+    codes.dedup();
+    let rules: Vec<Value> = codes
         .iter()
-        .map(|id| json!({ "id": id, "name": id, "shortDescription": { "text": id.replace('-', " ") } }))
+        .map(|code| {
+            json!({
+                "id": code.as_str(),
+                "name": code.as_str(),
+                "shortDescription": { "text": code.as_str().replace('-', " ") },
+                "fullDescription": { "text": code.explanation() },
+            })
+        })
         .collect();
     let results: Vec<Value> = diags
         .iter()
@@ -89,8 +96,8 @@ pub fn sarif(diags: &Diagnostics, path: &str) -> Value {
                 location["physicalLocation"]["region"] = json!({ "startLine": line, "startColumn": column });
             }
             json!({
-                "ruleId": d.code,
-                "ruleIndex": rule_ids.iter().position(|r| *r == d.code),
+                "ruleId": d.code.as_str(),
+                "ruleIndex": codes.iter().position(|code| *code == d.code),
                 "level": d.severity.as_str(),
                 "message": { "text": format!("{} (help: {})", d.message, d.help) },
                 "locations": [location],

@@ -56,7 +56,13 @@ fn usage_errors_exit_2_with_a_message() {
         (&["http://127.0.0.1:9/", "-H", "Origin: https://x.example"], "sets `origin` itself"),
         (&["http://127.0.0.1:9/", "--rate", "fast"], "not a rate"),
         (&["http://127.0.0.1:9/", "--timeout", "0"], "not a timeout"),
+        (&["http://127.0.0.1:9/", "--rate", "1e-300/s"], "not a rate"),
+        (&["http://127.0.0.1:9/", "--rate", "1e300/s"], "not a rate"),
+        (&["http://127.0.0.1:9/", "--rate", "NaN/s"], "not a rate"),
+        (&["http://127.0.0.1:9/", "--timeout", "1e-300"], "not a timeout"),
+        (&["http://127.0.0.1:9/", "--timeout", "1e300"], "not a timeout"),
         (&["http://127.0.0.1:9/", "--concurrency", "0"], "concurrency"),
+        (&["http://127.0.0.1:9/", "--concurrency", "99999999999"], "concurrency"),
         (&["http://127.0.0.1:9/", "--fail-on", "severe"], "severe"),
         (&["--targets", "/nonexistent/corsguard-targets.txt"], "cannot read"),
     ];

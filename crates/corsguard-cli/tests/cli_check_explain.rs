@@ -222,3 +222,104 @@ fn help_teaches_with_examples() {
         assert!(text.contains("examples/corsguard.toml") || text.contains("corsguard.toml"), "{text}");
     }
 }
+
+/// Whatever `serve` would refuse in `[gateway]`, `check` refuses first, at the right place.
+#[test]
+fn check_refuses_what_serve_would_refuse_in_the_gateway_table() {
+    let policy = "[policy]\norigins = [\"https://app.example.com\"]\n";
+    let cases = [
+        ("mode = \"loud\"", "invalid-gateway-value", 8),
+        ("upstream = \"ftp://127.0.0.1:3000\"", "invalid-upstream", 12),
+        ("connect_timeout = 1e300", "invalid-gateway-value", 19),
+        ("upstream_timeout = 99999999999999999999", "parse-error", 20),
+        ("upstream_max_connections = -1", "invalid-gateway-value", 28),
+        ("listen = \"8080\"", "invalid-gateway-value", 10),
+        ("tls_key = \"key.pem\"", "invalid-gateway-value", 11),
+        ("upstrem = \"http://127.0.0.1:3000\"", "unknown-key", 1),
+    ];
+    for (line, code, column) in cases {
+        let path = temp_policy("gateway-check.toml", &format!("{policy}[gateway]\n{line}\n"));
+        let out = corsguard(&["check", &path, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{line}");
+        let v = json(&out);
+        let d = &v["diagnostics"][0];
+        assert_eq!(
+            (d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+            (Some(code), Some(4), Some(column)),
+            "{line}: {v}"
+        );
+
+        // serve refuses the same file, with the same code, before it listens anywhere. The
+        // file's upstream is the one under test in one case; elsewhere `--upstream` fills in
+        // what the file leaves out.
+        let mut args = vec!["serve", "--config", &path, "--listen", "127.0.0.1:0"];
+        if code != "invalid-upstream" {
+            args.extend(["--upstream", "http://127.0.0.1:9"]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_corsguard"))
+            .args(&args)
+            .env_remove("CORSGUARD_PROFILE")
+            .output()
+            .expect("run corsguard serve");
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{line}: {log}");
+        assert!(log.contains(code) && log.contains("line=4"), "{line}: {log}");
+    }
+    // A file without [gateway], or with a valid one and no upstream, is fine for check.
+    let path = temp_policy("gateway-ok.toml", &format!("{policy}[gateway]\nmode = \"report\"\n"));
+    assert_eq!(corsguard(&["check", &path]).status.code(), Some(0));
+}
+
+#[test]
+fn serve_reports_a_syntax_error_as_the_parse_error_with_its_line() {
+    let path = temp_policy("syntax.toml", "[policy]\norigins = [\"https://app.example.com\"\n[gateway]\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_corsguard"))
+        .args(["serve", "--config", &path, "--listen", "127.0.0.1:0"])
+        .env_remove("CORSGUARD_PROFILE")
+        .output()
+        .expect("run corsguard serve");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    // The parser notices the missing `]` where the next line starts.
+    assert!(log.contains("parse-error") && log.contains("line=3"), "{log}");
+    assert!(!log.contains("no upstream"), "{log}");
+}
+
+#[test]
+fn check_explain_prints_every_code_and_refuses_unknown_ones() {
+    for code in corsguard::LintCode::ALL {
+        let out = corsguard(&["check", "--explain", code.as_str()]);
+        assert_eq!(out.status.code(), Some(0), "{code}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with(&format!("{code} ({})\n\n", code.severity().as_str())), "{text}");
+        assert!(text.contains(code.explanation()), "{code}");
+    }
+    let out = corsguard(&["check", "--explain", "no-such-code"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a corsguard lint code"));
+    assert!(out.stdout.is_empty());
+}
+
+/// The README's table of lint codes lists every code once, in the right column.
+#[test]
+fn the_readme_lists_every_lint_code() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let start = readme.find("| errors | warnings |").expect("the README has the lint-code table");
+    let row = readme[start..].lines().nth(2).expect("the table's row");
+    let columns: Vec<&str> = row.trim_matches('|').split('|').collect();
+    assert_eq!(columns.len(), 2, "{row}");
+    let codes = |column: &str| -> Vec<String> {
+        column.split(',').map(|c| c.trim().trim_matches('`').to_owned()).filter(|c| !c.is_empty()).collect()
+    };
+    let (errors, warnings) = (codes(columns[0]), codes(columns[1]));
+    let expected = |severity: corsguard::Severity| -> Vec<String> {
+        corsguard::LintCode::ALL
+            .iter()
+            .filter(|c| c.severity() == severity)
+            .map(|c| c.as_str().to_owned())
+            .collect()
+    };
+    assert_eq!(errors, expected(corsguard::Severity::Error), "the README's errors column");
+    assert_eq!(warnings, expected(corsguard::Severity::Warning), "the README's warnings column");
+}

@@ -5,7 +5,7 @@
 
 mod export_support;
 
-use corsguard::origin::Origin;
+use corsguard::Origin;
 use corsguard::Policy;
 use export_support::*;
 use serde_norway::Value;
@@ -67,25 +67,25 @@ fn envoy_fragment_has_the_cors_filter_and_a_policy_per_route() {
     let policy = Policy::from_toml(POLICY, None).unwrap();
     for (route, rules) in routes.iter().zip(rules_in_envoy_order(&policy)) {
         let prefix = get(route, &["match", "prefix"]).as_str().unwrap();
-        let settings = rules.settings();
+        let settings = rules;
         let cors = get(route, &["typed_per_filter_config", "envoy.filters.http.cors"]);
         assert_eq!(cors["@type"].as_str(), Some(CORS_POLICY), "{prefix}");
-        assert_eq!(cors["allow_methods"].as_str(), Some(settings.methods.join(", ").as_str()), "{prefix}");
+        assert_eq!(cors["allow_methods"].as_str(), Some(settings.methods().join(", ").as_str()), "{prefix}");
         assert_eq!(
             cors["allow_headers"].as_str(),
-            Some(settings.allow_headers.join(", ").as_str()),
+            Some(settings.allow_headers().join(", ").as_str()),
             "{prefix}"
         );
         assert_eq!(
             cors["expose_headers"].as_str(),
-            Some(settings.expose_headers.join(", ").as_str()),
+            Some(settings.expose_headers().join(", ").as_str()),
             "{prefix}"
         );
-        assert_eq!(cors["max_age"].as_str(), Some(settings.max_age.to_string().as_str()), "{prefix}");
-        assert_eq!(cors["allow_credentials"].as_bool(), Some(settings.credentials), "{prefix}");
+        assert_eq!(cors["max_age"].as_str(), Some(settings.max_age().to_string().as_str()), "{prefix}");
+        assert_eq!(cors["allow_credentials"].as_bool(), Some(settings.credentials()), "{prefix}");
         assert_eq!(
             cors["allow_private_network_access"].as_bool(),
-            Some(settings.private_network),
+            Some(settings.private_network()),
             "{prefix}"
         );
         assert_eq!(cors["forward_not_matching_preflights"].as_bool(), Some(false), "{prefix}");
@@ -98,7 +98,7 @@ fn envoy_fragment_has_the_cors_filter_and_a_policy_per_route() {
         assert!(removed.contains(&"access-control-allow-origin"), "{prefix}: upstream ACAO is removed");
         assert_eq!(get(route, &["response_headers_to_add", "0", "header", "value"]).as_str(), Some("Origin"));
         let matchers = cors["allow_origin_string_match"].as_sequence().unwrap();
-        assert_eq!(matchers.len(), settings.origins.len(), "{prefix}: one safe_regex per pattern");
+        assert_eq!(matchers.len(), settings.origins().len(), "{prefix}: one safe_regex per pattern");
         assert!(matchers.iter().all(|m| m["safe_regex"]["regex"].is_string()), "{prefix}: safe_regex only");
     }
     let cluster = get(&doc, &["static_resources", "clusters", "0"]);
@@ -169,7 +169,7 @@ fn envoy_origin_expressions_admit_exactly_what_the_engine_admits() {
 
 /// The routes in file order, then the profile's rules (Envoy's `/` route comes last).
 fn rules_in_envoy_order(policy: &Policy) -> Vec<&corsguard::Rules> {
-    let mut rules: Vec<&corsguard::Rules> = policy.routes().map(|(_, r)| r).collect();
+    let mut rules: Vec<&corsguard::Rules> = policy.routes().map(|route| route.rules()).collect();
     rules.push(policy.rules());
     rules
 }

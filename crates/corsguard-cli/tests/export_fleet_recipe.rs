@@ -56,17 +56,9 @@ fn manifests_wire_probes_policy_and_hardening() {
     let policy = configmap["data"]["corsguard.toml"].as_str().unwrap();
     let diags = corsguard::check_toml(policy, None);
     assert!(!diags.has_errors(), "the shipped policy lints clean: {diags:?}");
-    let (file, _) = corsguard::config::parse(policy);
-    assert_eq!(
-        file.gateway.mode.map(|m| m.value).as_deref(),
-        Some("report"),
-        "roll out in report mode first"
-    );
-    assert_eq!(
-        file.gateway.admin.map(|m| m.value).as_deref(),
-        Some("0.0.0.0:9090"),
-        "probes need the admin port"
-    );
+    let written = corsguard_cli::serve::settings::WrittenKeys::read(policy);
+    assert_eq!(written.mode.as_deref(), Some("report"), "roll out in report mode first");
+    assert_eq!(written.admin.as_deref(), Some("0.0.0.0:9090"), "probes need the admin port");
 
     let service = manifest("service.yaml");
     assert_eq!(service["kind"].as_str(), Some("Service"));

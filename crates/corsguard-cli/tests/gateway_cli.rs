@@ -19,6 +19,9 @@ struct Serve {
     child: Child,
     logs: mpsc::Receiver<Value>,
     seen: Vec<Value>,
+    /// Lines before this index have been waited past: a wait only matches what came after
+    /// the previous match, so an old line cannot stand in for a new event.
+    unread: usize,
 }
 
 impl Serve {
@@ -46,7 +49,7 @@ impl Serve {
                 }
             }
         });
-        Serve { child, logs, seen: Vec::new() }
+        Serve { child, logs, seen: Vec::new(), unread: 0 }
     }
 
     /// Waits up to 10 s for a log line with this message.
@@ -54,17 +57,20 @@ impl Serve {
         self.wait_until(|v| v["message"] == message, message)
     }
 
-    /// Waits up to 10 s for a log line that matches.
+    /// Waits up to 10 s for a log line that matches, written after the line the previous wait
+    /// matched.
     fn wait_until(&mut self, matches: impl Fn(&Value) -> bool, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
-        if let Some(found) = self.seen.iter().find(|v| matches(v)) {
-            return found.clone();
+        if let Some(at) = self.seen[self.unread..].iter().position(&matches) {
+            self.unread += at + 1;
+            return self.seen[self.unread - 1].clone();
         }
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.logs.recv_timeout(left) {
                 Ok(value) => {
                     self.seen.push(value.clone());
                     if matches(&value) {
+                        self.unread = self.seen.len();
                         return value;
                     }
                 }
@@ -162,12 +168,14 @@ async fn serve_reloads_on_sighup_refuses_a_broken_file_and_drains_on_sigterm() {
         let client = client.clone();
         async move { client.get("/slow", Some(ALLOWED)).await }
     });
-    for _ in 0..200 {
+    for _ in 0..500 {
         if up.last().path == "/slow" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The signal must find the request in flight, or the test shows nothing about draining.
+    assert_eq!(up.last().path, "/slow", "the slow request never reached the upstream");
     serve.signal("TERM");
     serve.wait_for("shutting down: draining in-flight requests");
     let reply = slow.await.unwrap();
@@ -204,8 +212,12 @@ fn configuration_errors_exit_with_a_reason() {
         .arg(&bad_mode)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mode is \"enforce\" or \"report\""));
+    // A bad value in the file is an error in the file, as `corsguard check` reports it: exit 1,
+    // with the code and the line.
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mode is \"enforce\" or \"report\""), "{stderr}");
+    assert!(stderr.contains("invalid-gateway-value") && stderr.contains("line="), "{stderr}");
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn decision(c: &mut Criterion) {
             [("allowed_preflight", &preflight), ("allowed_actual", &actual), ("denied_actual", &denied)]
         {
             group.bench_with_input(BenchmarkId::new(name, n), request, |b, req| {
-                b.iter(|| black_box(policy.decide(black_box(req))).allowed)
+                b.iter(|| black_box(policy.decide(black_box(req))).is_allowed())
             });
         }
     }

@@ -8,6 +8,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::lint_code::LintCode;
 
 /// A value and where it was written (`None` for values built in code).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,40 +91,11 @@ pub struct RawRoute {
     pub rules: RawRules,
 }
 
-/// The `[gateway]` table, read only by `corsguard serve`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GatewaySection {
-    /// `listen`: address to serve on.
-    pub listen: Option<Sp<String>>,
-    /// `upstream`: URL of the backend.
-    pub upstream: Option<Sp<String>>,
-    /// `admin`: address of the metrics and health listener.
-    pub admin: Option<Sp<String>>,
-    /// `mode`: `enforce` (default) or `report`.
-    pub mode: Option<Sp<String>>,
-    /// `tls_cert`: PEM certificate chain for TLS termination.
-    pub tls_cert: Option<Sp<String>>,
-    /// `tls_key`: PEM private key for TLS termination.
-    pub tls_key: Option<Sp<String>>,
-    /// `connect_timeout`: seconds to connect to the upstream.
-    pub connect_timeout: Option<Sp<f64>>,
-    /// `header_timeout`: seconds a client has to send request headers.
-    pub header_timeout: Option<Sp<f64>>,
-    /// `upstream_timeout`: seconds to wait for the upstream's response headers.
-    pub upstream_timeout: Option<Sp<f64>>,
-    /// `shutdown_timeout`: seconds in-flight requests get to finish on shutdown.
-    pub shutdown_timeout: Option<Sp<f64>>,
-    /// `upstream_max_connections`: upstream connections busy at once.
-    pub upstream_max_connections: Option<Sp<i64>>,
-}
-
 /// A whole policy file, as written.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PolicyFile {
     /// `default_profile`.
     pub default_profile: Option<Sp<String>>,
-    /// `[gateway]`.
-    pub gateway: GatewaySection,
     /// `[policy]`.
     pub policy: RawRules,
     /// `[profiles.*]`, in file order.
@@ -143,20 +115,6 @@ const RULE_KEYS: &[&str] = &[
     "private_network",
     "cross_origin_protection",
 ];
-const GATEWAY_KEYS: &[&str] = &[
-    "listen",
-    "upstream",
-    "admin",
-    "mode",
-    "tls_cert",
-    "tls_key",
-    "connect_timeout",
-    "header_timeout",
-    "upstream_timeout",
-    "shutdown_timeout",
-    "upstream_max_connections",
-];
-
 /// Parses a policy file. Every problem found becomes a diagnostic; what could be read is
 /// returned either way.
 pub fn parse(text: &str) -> (PolicyFile, Diagnostics) {
@@ -165,8 +123,12 @@ pub fn parse(text: &str) -> (PolicyFile, Diagnostics) {
     if !errors.is_empty() {
         for error in errors {
             diags.push(
-                Diagnostic::error("parse-error", error.message().trim().to_owned(), "this is not valid TOML")
-                    .at(error.span()),
+                Diagnostic::new(
+                    LintCode::ParseError,
+                    error.message().trim().to_owned(),
+                    "this is not valid TOML",
+                )
+                .at(error.span()),
             );
         }
         return (PolicyFile::default(), diags);
@@ -188,11 +150,8 @@ impl Reader {
         for (key, value) in root.iter() {
             match key.get_ref().as_ref() {
                 "default_profile" => file.default_profile = self.string(value),
-                "gateway" => {
-                    if let Some(table) = self.table(value, "[gateway]") {
-                        file.gateway = self.gateway(table);
-                    }
-                }
+                // `[gateway]` belongs to the gateway, which reads and checks it itself.
+                "gateway" => {}
                 "policy" => {
                     if let Some(table) = self.table(value, "[policy]") {
                         file.policy = self.rules(table, "[policy]", RULE_KEYS);
@@ -260,27 +219,6 @@ impl Reader {
         rules
     }
 
-    fn gateway(&mut self, table: &DeTable<'_>) -> GatewaySection {
-        let mut gw = GatewaySection::default();
-        for entry @ (key, value) in table.iter() {
-            match key.get_ref().as_ref() {
-                "listen" => gw.listen = self.string(value),
-                "upstream" => gw.upstream = self.string(value),
-                "admin" => gw.admin = self.string(value),
-                "mode" => gw.mode = self.string(value),
-                "tls_cert" => gw.tls_cert = self.string(value),
-                "tls_key" => gw.tls_key = self.string(value),
-                "connect_timeout" => gw.connect_timeout = self.seconds(value),
-                "header_timeout" => gw.header_timeout = self.seconds(value),
-                "upstream_timeout" => gw.upstream_timeout = self.seconds(value),
-                "shutdown_timeout" => gw.shutdown_timeout = self.seconds(value),
-                "upstream_max_connections" => gw.upstream_max_connections = self.int(value),
-                _ => self.unknown_key(entry, "[gateway]", GATEWAY_KEYS),
-            }
-        }
-        gw
-    }
-
     fn table<'v, 'i>(&mut self, value: &'v Spanned<DeValue<'i>>, what: &str) -> Option<&'v DeTable<'i>> {
         let table = value.get_ref().as_table();
         if table.is_none() {
@@ -304,27 +242,22 @@ impl Reader {
     }
 
     fn int(&mut self, value: &Spanned<DeValue<'_>>) -> Option<Sp<i64>> {
-        let parsed = value
-            .get_ref()
-            .as_integer()
-            .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok());
-        match parsed {
-            Some(n) => Some(Sp { value: n, span: Some(value.span()) }),
-            None => self.type_error(value, "an integer"),
-        }
-    }
-
-    fn seconds(&mut self, value: &Spanned<DeValue<'_>>) -> Option<Sp<f64>> {
-        let n = match value.get_ref() {
-            DeValue::Integer(i) => {
-                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok().map(|n| n as f64)
-            }
-            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            _ => None,
+        let Some(integer) = value.get_ref().as_integer() else {
+            return self.type_error(value, "an integer");
         };
-        match n {
-            Some(n) if n.is_finite() && n > 0.0 => Some(Sp { value: n, span: Some(value.span()) }),
-            _ => self.type_error(value, "a positive number of seconds"),
+        match i64::from_str_radix(&integer.as_str().replace('_', ""), integer.radix()) {
+            Ok(n) => Some(Sp { value: n, span: Some(value.span()) }),
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        LintCode::ParseError,
+                        "this number is out of range",
+                        "write a smaller number",
+                    )
+                    .at(Some(value.span())),
+                );
+                None
+            }
         }
     }
 
@@ -346,8 +279,8 @@ impl Reader {
 
     fn type_error<T>(&mut self, value: &Spanned<DeValue<'_>>, expected: &str) -> Option<T> {
         self.diags.push(
-            Diagnostic::error(
-                "parse-error",
+            Diagnostic::new(
+                LintCode::ParseError,
                 format!("expected {expected}, found {}", value.get_ref().type_str()),
                 format!("write {expected} here"),
             )
@@ -363,7 +296,7 @@ impl Reader {
             None => format!("the keys allowed here are: {}", allowed.join(", ")),
         };
         self.diags.push(
-            Diagnostic::error("unknown-key", format!("unknown key `{name}` in {section}"), help)
+            Diagnostic::new(LintCode::UnknownKey, format!("unknown key `{name}` in {section}"), help)
                 .at(Some(key.span())),
         );
     }
@@ -373,26 +306,10 @@ impl Reader {
 pub(crate) fn closest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
-        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .map(|candidate| (strsim::levenshtein(name, candidate), *candidate))
         .filter(|(d, candidate)| *d <= 2.max(candidate.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -405,7 +322,6 @@ mod tests {
 default_profile = "production"
 [gateway]
 listen = "127.0.0.1:8080"
-upstream_timeout = 2.5
 [policy]
 methods = ["GET"]
 credentials = true
@@ -420,8 +336,6 @@ origins = ["*"]
         let (file, diags) = parse(text);
         assert!(diags.is_empty(), "{diags}");
         assert_eq!(file.default_profile.unwrap().value, "production");
-        assert_eq!(file.gateway.listen.unwrap().value, "127.0.0.1:8080");
-        assert_eq!(file.gateway.upstream_timeout.unwrap().value, 2.5);
         assert_eq!(file.policy.max_age.unwrap().value, 7200);
         assert_eq!(file.profiles[0].name.value, "production");
         assert!(file.profiles[0].strict.as_ref().unwrap().value);
@@ -433,7 +347,7 @@ origins = ["*"]
         let text =
             "[policy]\ncredentails = true\nmethods = \"GET\"\n[profiles.dev]\norigins = [1]\nfoo = 2\n";
         let (_, diags) = parse(text);
-        let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+        let codes: Vec<_> = diags.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(codes, ["unknown-key", "parse-error", "parse-error", "unknown-key"]);
         assert_eq!(diags.iter().next().unwrap().help, "did you mean `credentials`?");
     }

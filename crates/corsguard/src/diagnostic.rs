@@ -4,8 +4,11 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::lint_code::LintCode;
+
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Severity {
     /// The policy is usable but probably not what was meant.
     Warning,
@@ -23,11 +26,16 @@ impl Severity {
     }
 }
 
-/// One finding.
+/// One finding: a code, a message, a `help:` line and, when it came from a file, the place.
+///
+/// Built by corsguard's checks, or with [`Diagnostic::new`] by a program that validates a
+/// section of the policy file of its own (the gateway's `[gateway]`), so that every finding
+/// is reported the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// The lint code, e.g. `wildcard-with-credentials`.
-    pub code: &'static str,
+    pub code: LintCode,
     /// Error or warning.
     pub severity: Severity,
     /// One line: what is wrong.
@@ -43,18 +51,32 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error.
-    pub fn error(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Self {
-        Diagnostic::new(code, Severity::Error, message.into(), help.into())
-    }
-
-    /// A warning.
-    pub fn warning(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Self {
-        Diagnostic::new(code, Severity::Warning, message.into(), help.into())
-    }
-
-    fn new(code: &'static str, severity: Severity, message: String, help: String) -> Self {
-        Diagnostic { code, severity, message, help, profile: None, span: None, location: None }
+    /// A finding with `code`'s severity.
+    ///
+    /// ```
+    /// use corsguard::{Diagnostic, Diagnostics, LintCode};
+    ///
+    /// let text = "[gateway]\nmode = \"loud\"\n";
+    /// let mut diags = Diagnostics::new();
+    /// diags.push(
+    ///     Diagnostic::new(LintCode::InvalidGatewayValue, "mode is `enforce` or `report`", "write mode = \"report\"")
+    ///         .at(Some(17..23)),
+    /// );
+    /// diags.locate(text);
+    /// let d = diags.iter().next().unwrap();
+    /// assert!(d.is_error());
+    /// assert_eq!(d.location, Some((2, 8)));
+    /// ```
+    pub fn new(code: LintCode, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            message: message.into(),
+            help: help.into(),
+            profile: None,
+            span: None,
+            location: None,
+        }
     }
 
     /// Attaches a place in the file.
@@ -180,7 +202,7 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// 1-based line and column (in characters) of a byte offset.
-pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let offset = floor_char_boundary(source, offset);
     let before = &source[..offset];
     let line = before.matches('\n').count() + 1;

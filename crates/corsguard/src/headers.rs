@@ -12,7 +12,7 @@ pub const MAX_REQUEST_HEADERS_LEN: usize = 4096;
 pub const MAX_REQUEST_HEADER_NAMES: usize = 64;
 
 /// True when `bytes` is an RFC 9110 token: the syntax of methods and header names.
-pub fn is_token(bytes: &[u8]) -> bool {
+pub(crate) fn is_token(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|&b| TCHAR[usize::from(b)])
 }
 
@@ -35,43 +35,25 @@ const TCHAR: [bool; 256] = {
 
 /// Why an `Access-Control-Request-Headers` list was refused before any name was looked at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestHeadersError {
+pub(crate) enum RequestHeadersError {
     /// An element is not a header name.
     Malformed,
     /// Over [`MAX_REQUEST_HEADERS_LEN`] bytes or [`MAX_REQUEST_HEADER_NAMES`] names.
     TooLarge,
 }
 
-/// A validated `Access-Control-Request-Headers` list, borrowed from the request.
-#[derive(Debug)]
-pub struct RequestHeaders<'a> {
-    values: GetAll<'a, HeaderValue>,
-}
-
-impl<'a> RequestHeaders<'a> {
-    /// Checks every line of the header against the budget and the `#field-name` syntax.
-    /// Empty list elements are skipped, as RFC 9110 asks of recipients.
-    pub fn parse(values: GetAll<'a, HeaderValue>) -> Result<Self, RequestHeadersError> {
-        each_name(&values, |_| ())?;
-        Ok(RequestHeaders { values })
-    }
-
-    /// The names, as sent (not lowercased).
-    pub fn names(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.values.iter().flat_map(elements)
-    }
-
-    /// [`parse`](Self::parse) and a test of every name in one pass over the bytes: `Ok(true)`
-    /// when `allowed` holds for every name. A syntax or budget error wins over a refused name,
-    /// exactly as parsing first and testing after would.
-    pub fn check(
-        values: GetAll<'a, HeaderValue>,
-        mut allowed: impl FnMut(&[u8]) -> bool,
-    ) -> Result<bool, RequestHeadersError> {
-        let mut all_allowed = true;
-        each_name(&values, |name| all_allowed = all_allowed && allowed(name))?;
-        Ok(all_allowed)
-    }
+/// Checks every line of `Access-Control-Request-Headers` against the budget and the
+/// `#field-name` syntax (empty list elements are skipped, as RFC 9110 asks of recipients) and
+/// tests every name, in one pass over the bytes: `Ok(true)` when `allowed` holds for every
+/// name. A syntax or budget error wins over a refused name, exactly as parsing first and
+/// testing after would (the property test below holds it to that definition).
+pub(crate) fn check_request_headers(
+    values: GetAll<'_, HeaderValue>,
+    mut allowed: impl FnMut(&[u8]) -> bool,
+) -> Result<bool, RequestHeadersError> {
+    let mut all_allowed = true;
+    each_name(&values, |name| all_allowed = all_allowed && allowed(name))?;
+    Ok(all_allowed)
 }
 
 /// Calls `f` on every name of the list while checking the budget and the syntax, which stop
@@ -113,7 +95,7 @@ fn trim_ows(mut bytes: &[u8]) -> &[u8] {
 }
 
 /// Request headers a script may never set (Fetch "forbidden request-header"), lowercase.
-pub const FORBIDDEN_REQUEST_HEADERS: &[&str] = &[
+pub(crate) const FORBIDDEN_REQUEST_HEADERS: &[&str] = &[
     "accept-charset",
     "accept-encoding",
     "access-control-request-headers",
@@ -138,7 +120,7 @@ pub const FORBIDDEN_REQUEST_HEADERS: &[&str] = &[
 ];
 
 /// True for names a browser never lets a script send, so listing them does nothing.
-pub fn is_forbidden_request_header(name: &str) -> bool {
+pub(crate) fn is_forbidden_request_header(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     FORBIDDEN_REQUEST_HEADERS.contains(&lower.as_str())
         || lower.starts_with("proxy-")
@@ -146,22 +128,54 @@ pub fn is_forbidden_request_header(name: &str) -> bool {
 }
 
 /// Methods Fetch forbids scripts to use.
-pub fn is_forbidden_method(method: &str) -> bool {
+pub(crate) fn is_forbidden_method(method: &str) -> bool {
     ["CONNECT", "TRACE", "TRACK"].iter().any(|m| m.eq_ignore_ascii_case(method))
 }
 
 /// Methods browsers normalise to uppercase: written in any other case they never match.
-pub const NORMALISED_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
-
-/// GET, HEAD and POST: sent without a preflight.
-pub fn is_safelisted_method(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "POST")
-}
+pub(crate) const NORMALISED_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderMap;
+    use proptest::prelude::*;
+
+    /// The two-pass definition: parse the whole list, then test each name.
+    struct RequestHeaders<'a> {
+        values: GetAll<'a, HeaderValue>,
+    }
+
+    impl<'a> RequestHeaders<'a> {
+        fn parse(values: GetAll<'a, HeaderValue>) -> Result<Self, RequestHeadersError> {
+            each_name(&values, |_| ())?;
+            Ok(RequestHeaders { values })
+        }
+
+        fn names(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+            self.values.iter().flat_map(elements)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_header_check_agrees_with_parse_then_test(
+            lines in proptest::collection::vec("[a-zA-Z0-9\\- ,\t;]{0,40}", 1..4),
+            allowed in proptest::collection::vec("[a-zA-Z\\-]{1,6}", 0..4),
+        ) {
+            let mut map = http::HeaderMap::new();
+            for line in &lines {
+                if let Ok(value) = HeaderValue::from_str(line) {
+                    map.append("access-control-request-headers", value);
+                }
+            }
+            let values = || map.get_all("access-control-request-headers");
+            let listed = |name: &[u8]| allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(name));
+            let two_pass = RequestHeaders::parse(values()).map(|list| list.names().all(listed));
+            prop_assert_eq!(check_request_headers(values(), listed), two_pass);
+        }
+
+    }
 
     fn parse(lines: &[&str]) -> Result<Vec<String>, RequestHeadersError> {
         let mut map = HeaderMap::new();

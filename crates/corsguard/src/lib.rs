@@ -5,8 +5,8 @@
 //! spec-exact answer for any request without allocating.
 //!
 //! ```
-//! use corsguard::{Policy, RequestKind};
-//! use http::Request;
+//! use corsguard::{Action, Policy, RequestKind};
+//! use http::{Request, StatusCode};
 //!
 //! let policy = Policy::from_toml(
 //!     r#"
@@ -29,8 +29,8 @@
 //!     .body(())
 //!     .unwrap();
 //! let decision = policy.decide(&preflight);
-//! assert_eq!(decision.kind, RequestKind::Preflight);
-//! assert_eq!(decision.status, Some(http::StatusCode::NO_CONTENT));
+//! assert_eq!(decision.kind(), RequestKind::Preflight);
+//! assert_eq!(decision.action(), Action::Answer(StatusCode::NO_CONTENT));
 //!
 //! // Prefix tricks never match: origins are compared label by label.
 //! let attack = Request::get("/api/items")
@@ -38,9 +38,9 @@
 //!     .body(())
 //!     .unwrap();
 //! let decision = policy.decide(&attack);
-//! assert!(!decision.allowed);
-//! assert_eq!(decision.reason.code(), "origin-not-allowed");
-//! assert!(decision.headers.allow_origin().is_none());
+//! assert!(!decision.is_allowed());
+//! assert_eq!(decision.reason().code(), "origin-not-allowed");
+//! assert!(decision.headers().allow_origin().is_none());
 //! # Ok::<(), corsguard::Diagnostics>(())
 //! ```
 //!
@@ -51,24 +51,38 @@
 //! rate limiting or input validation.
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod decision;
-pub mod diagnostic;
-pub mod headers;
-pub mod lint;
-pub mod origin;
-pub mod pattern;
-pub mod policy;
-pub mod reload;
-pub mod rules;
+mod config;
+mod cors_headers;
+mod decision;
+mod diagnostic;
+mod headers;
+mod lint;
+mod lint_code;
+mod origin;
+mod pattern;
+mod policy;
+mod reason;
+mod reload;
+mod rules;
 #[cfg(feature = "tower")]
 pub mod tower;
 
-pub use decision::{CorsHeaders, Decision, Reason, RequestKind, RequestView};
+pub use cors_headers::{CorsHeaders, OwnedCorsHeaders};
+pub use decision::{Action, Decision, OwnedDecision, RequestKind, RequestView};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use policy::{check_toml, profile_names, Policy, PolicyBuilder, RouteBuilder};
+pub use lint_code::LintCode;
+pub use origin::{Origin, OriginError};
+pub use pattern::{OriginPattern, PortSpec};
+pub use policy::{check_toml, profile_names, Policy, PolicyBuilder, RequestError, Route, RouteBuilder};
+pub use reason::Reason;
 pub use reload::{PolicyGuard, PolicyHandle};
-pub use rules::{Rules, Settings};
+pub use rules::Rules;
+
+/// The budgets every decision enforces on what a request sends.
+pub mod limits {
+    pub use crate::headers::{MAX_REQUEST_HEADERS_LEN, MAX_REQUEST_HEADER_NAMES};
+    pub use crate::origin::MAX_ORIGIN_LEN;
+}
 
 /// The README's Rust examples, compiled as doc tests so they keep working as written (the
 /// middleware example needs the `tower` feature, which the test suite enables).

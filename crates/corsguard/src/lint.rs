@@ -8,8 +8,9 @@ use std::ops::Range;
 use crate::config::{RawRules, Sp, SpList};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::headers::{is_forbidden_method, is_forbidden_request_header, is_token, NORMALISED_METHODS};
+use crate::lint_code::LintCode;
 use crate::pattern::{OriginPattern, PatternErrorKind};
-use crate::rules::Settings;
+use crate::rules::{Rules, Settings};
 
 /// Chromium's cap on `Access-Control-Max-Age`; Firefox caps at 86400.
 pub const BROWSER_MAX_AGE_CAP: i64 = 7200;
@@ -79,8 +80,8 @@ pub fn check(rules: &RawRules, scope: &Scope<'_>, diags: &mut Diagnostics) -> Op
 fn origins(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<OriginEntry> {
     let Some(list) = list else {
         lint.report(
-            Diagnostic::error(
-                "missing-origins",
+            Diagnostic::new(
+                LintCode::MissingOrigins,
                 "no `origins` for this profile",
                 "list the origins allowed to call the API, e.g. origins = [\"https://app.example.com\"]",
             ),
@@ -94,8 +95,8 @@ fn origins(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<OriginEntry>
             Ok(parsed) => {
                 if parsed.non_canonical {
                     lint.report(
-                        Diagnostic::warning(
-                            "non-canonical-origin",
+                        Diagnostic::new(
+                            LintCode::NonCanonicalOrigin,
                             format!("`{}` is not written the way browsers send it", item.value),
                             format!("write `{}` (lowercase, punycode, no default port)", parsed.pattern),
                         ),
@@ -106,12 +107,12 @@ fn origins(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<OriginEntry>
             }
             Err(e) => {
                 let code = match e.kind {
-                    PatternErrorKind::Null => "null-origin",
-                    PatternErrorKind::HasPath => "origin-has-path",
-                    PatternErrorKind::PublicSuffixWildcard => "public-suffix-wildcard",
-                    PatternErrorKind::Invalid => "invalid-origin",
+                    PatternErrorKind::Null => LintCode::NullOrigin,
+                    PatternErrorKind::HasPath => LintCode::OriginHasPath,
+                    PatternErrorKind::PublicSuffixWildcard => LintCode::PublicSuffixWildcard,
+                    PatternErrorKind::Invalid => LintCode::InvalidOrigin,
                 };
-                lint.report(Diagnostic::error(code, e.message, e.help), &item.span);
+                lint.report(Diagnostic::new(code, e.message, e.help), &item.span);
             }
         }
     }
@@ -122,10 +123,10 @@ fn wildcard_with_credentials(lint: &mut Linter<'_, '_>, origins: &[OriginEntry],
     if !credentials {
         return;
     }
-    for entry in origins.iter().filter(|o| o.pattern == OriginPattern::Any) {
+    for entry in origins.iter().filter(|o| o.pattern.is_any()) {
         lint.report(
-            Diagnostic::error(
-                "wildcard-with-credentials",
+            Diagnostic::new(
+                LintCode::WildcardWithCredentials,
                 "`*` allows every origin, but this profile sends credentials",
                 "browsers refuse `*` with credentials, and reflecting any origin instead would let \
                  every site read your users' data: list the exact origins, or set credentials = false",
@@ -142,8 +143,8 @@ fn insecure_origin_with_credentials(lint: &mut Linter<'_, '_>, origins: &[Origin
     for entry in origins {
         if entry.pattern.scheme() == Some("http") && !entry.pattern.is_loopback() {
             lint.report(
-                Diagnostic::error(
-                    "insecure-origin-with-credentials",
+                Diagnostic::new(
+                    LintCode::InsecureOriginWithCredentials,
                     format!("`{}` is plain http, and this profile sends credentials", entry.pattern),
                     "anyone on the network path can inject script into an http page and read \
                      credentialed responses: use https",
@@ -160,8 +161,8 @@ fn localhost_in_production(lint: &mut Linter<'_, '_>, origins: &[OriginEntry]) {
     }
     for entry in origins.iter().filter(|o| o.pattern.is_loopback()) {
         lint.report(
-            Diagnostic::error(
-                "localhost-in-production",
+            Diagnostic::new(
+                LintCode::LocalhostInProduction,
                 format!("`{}` is a local origin in a strict profile", entry.pattern),
                 "any program on a user's machine can serve localhost; keep local origins in the \
                  development profile",
@@ -175,10 +176,10 @@ fn wildcard_origin_in_production(lint: &mut Linter<'_, '_>, origins: &[OriginEnt
     if !lint.scope.strict || credentials {
         return;
     }
-    for entry in origins.iter().filter(|o| o.pattern == OriginPattern::Any) {
+    for entry in origins.iter().filter(|o| o.pattern.is_any()) {
         lint.report(
-            Diagnostic::warning(
-                "wildcard-origin-in-production",
+            Diagnostic::new(
+                LintCode::WildcardOriginInProduction,
                 "`*` lets every site read these responses in a strict profile",
                 "fine for truly public data; otherwise list the origins (and never rely on `*` \
                  for data protected only by network location)",
@@ -193,11 +194,11 @@ fn duplicate_origins(lint: &mut Linter<'_, '_>, origins: &[OriginEntry]) {
     // `covers` then gives the exact answer for each candidate.
     let mut first_seen: HashMap<&OriginPattern, usize> = HashMap::new();
     let mut by_host: HashMap<&str, Vec<usize>> = HashMap::new();
-    let any = origins.iter().position(|o| o.pattern == OriginPattern::Any);
+    let any = origins.iter().position(|o| o.pattern.is_any());
     for (i, entry) in origins.iter().enumerate() {
         first_seen.entry(&entry.pattern).or_insert(i);
-        if let OriginPattern::Host { host, .. } = &entry.pattern {
-            by_host.entry(host.as_str()).or_default().push(i);
+        if let Some(host) = entry.pattern.host() {
+            by_host.entry(host).or_default().push(i);
         }
     }
     for (i, entry) in origins.iter().enumerate() {
@@ -206,9 +207,9 @@ fn duplicate_origins(lint: &mut Linter<'_, '_>, origins: &[OriginEntry]) {
         } else if let Some(other) = any.filter(|&a| a != i).map(|a| &origins[a].pattern) {
             format!("`{}` is already allowed by `{other}`", entry.pattern)
         } else {
-            let OriginPattern::Host { host, .. } = &entry.pattern else { continue };
-            let suffixes = std::iter::once(host.as_str())
-                .chain(host.match_indices('.').map(|(dot, _)| &host[dot + 1..]));
+            let Some(host) = entry.pattern.host() else { continue };
+            let suffixes =
+                std::iter::once(host).chain(host.match_indices('.').map(|(dot, _)| &host[dot + 1..]));
             let covering = suffixes
                 .filter_map(|suffix| by_host.get(suffix))
                 .flatten()
@@ -219,18 +220,19 @@ fn duplicate_origins(lint: &mut Linter<'_, '_>, origins: &[OriginEntry]) {
                 None => continue,
             }
         };
-        lint.report(Diagnostic::warning("duplicate-entry", message, "remove this entry"), &entry.span);
+        lint.report(Diagnostic::new(LintCode::DuplicateEntry, message, "remove this entry"), &entry.span);
     }
 }
 
 /// True when every origin `inner` admits is also admitted by `outer`.
 fn covers(outer: &OriginPattern, inner: &OriginPattern) -> bool {
-    match (outer, inner) {
-        (OriginPattern::Any, _) => true,
-        (_, OriginPattern::Any) => false,
+    use crate::pattern::Pattern;
+    match (&outer.0, &inner.0) {
+        (Pattern::Any, _) => true,
+        (_, Pattern::Any) => false,
         (
-            OriginPattern::Host { scheme: s1, host: h1, subdomains: sub1, port: p1 },
-            OriginPattern::Host { scheme: s2, host: h2, subdomains: sub2, port: p2 },
+            Pattern::Host { scheme: s1, host: h1, subdomains: sub1, port: p1 },
+            Pattern::Host { scheme: s2, host: h2, subdomains: sub2, port: p2 },
         ) => {
             use crate::pattern::PortSpec;
             let ports = p1 == p2 || *p1 == PortSpec::Any;
@@ -248,7 +250,7 @@ fn covers(outer: &OriginPattern, inner: &OriginPattern) -> bool {
 
 fn methods(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<String> {
     let Some(list) = list else {
-        return Settings::DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect();
+        return Rules::DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect();
     };
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -256,8 +258,8 @@ fn methods(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<String> {
         let m = item.value.as_str();
         if m == "*" {
             lint.report(
-                Diagnostic::error(
-                    "invalid-method",
+                Diagnostic::new(
+                    LintCode::InvalidMethod,
                     "`*` is not accepted in methods",
                     "list the methods the API needs",
                 ),
@@ -265,8 +267,8 @@ fn methods(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<String> {
             );
         } else if !is_token(m.as_bytes()) {
             lint.report(
-                Diagnostic::error(
-                    "invalid-method",
+                Diagnostic::new(
+                    LintCode::InvalidMethod,
                     format!("`{m}` is not an HTTP method"),
                     "a method is a token such as GET or PATCH",
                 ),
@@ -274,8 +276,8 @@ fn methods(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<String> {
             );
         } else if is_forbidden_method(m) {
             lint.report(
-                Diagnostic::error(
-                    "forbidden-method",
+                Diagnostic::new(
+                    LintCode::ForbiddenMethod,
                     format!("`{m}` is a forbidden method"),
                     "browsers never let scripts send CONNECT, TRACE or TRACK; remove it",
                 ),
@@ -284,8 +286,8 @@ fn methods(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<String> {
         } else if let Some(upper) = NORMALISED_METHODS.iter().find(|n| n.eq_ignore_ascii_case(m) && **n != m)
         {
             lint.report(
-                Diagnostic::error(
-                    "invalid-method",
+                Diagnostic::new(
+                    LintCode::InvalidMethod,
                     format!("`{m}` never matches: browsers send `{upper}`"),
                     format!("write `{upper}`"),
                 ),
@@ -293,14 +295,18 @@ fn methods(lint: &mut Linter<'_, '_>, list: Option<&SpList>) -> Vec<String> {
             );
         } else if !seen.insert(m) {
             lint.report(
-                Diagnostic::warning("duplicate-entry", format!("`{m}` is listed twice"), "remove this entry"),
+                Diagnostic::new(
+                    LintCode::DuplicateEntry,
+                    format!("`{m}` is listed twice"),
+                    "remove this entry",
+                ),
                 &item.span,
             );
         } else {
             if m == "OPTIONS" {
                 lint.report(
-                    Diagnostic::warning(
-                        "unneeded-method",
+                    Diagnostic::new(
+                        LintCode::UnneededMethod,
                         "OPTIONS does not need to be allowed",
                         "preflights are answered by corsguard whatever `methods` says; list OPTIONS only \
                          if scripts send OPTIONS requests themselves",
@@ -324,8 +330,8 @@ fn allow_headers(lint: &mut Linter<'_, '_>, list: Option<&SpList>, credentials: 
         if name == "*" {
             if credentials {
                 lint.report(
-                    Diagnostic::error(
-                        "wildcard-headers-with-credentials",
+                    Diagnostic::new(
+                        LintCode::WildcardHeadersWithCredentials,
                         "`*` in allow_headers with credentials",
                         "with credentials browsers read `*` as a header literally named `*`: list the headers",
                     ),
@@ -333,8 +339,8 @@ fn allow_headers(lint: &mut Linter<'_, '_>, list: Option<&SpList>, credentials: 
                 );
             } else if !names.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
                 lint.report(
-                    Diagnostic::warning(
-                        "authorization-not-covered-by-wildcard",
+                    Diagnostic::new(
+                        LintCode::AuthorizationNotCoveredByWildcard,
                         "`*` does not cover Authorization",
                         "the Fetch standard never lets `*` stand for Authorization: add \"Authorization\" if clients send it",
                     ),
@@ -343,8 +349,8 @@ fn allow_headers(lint: &mut Linter<'_, '_>, list: Option<&SpList>, credentials: 
             }
         } else if is_forbidden_request_header(name) {
             lint.report(
-                Diagnostic::error(
-                    "forbidden-header-name",
+                Diagnostic::new(
+                    LintCode::ForbiddenHeaderName,
                     format!("`{name}` is a forbidden request header"),
                     "browsers never let scripts set it, so allowing it does nothing; remove it",
                 ),
@@ -352,8 +358,8 @@ fn allow_headers(lint: &mut Linter<'_, '_>, list: Option<&SpList>, credentials: 
             );
         } else if SAFELISTED_REQUEST_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             lint.report(
-                Diagnostic::warning(
-                    "safelisted-header-listed",
+                Diagnostic::new(
+                    LintCode::SafelistedHeaderListed,
                     format!("`{name}` is a CORS-safelisted header"),
                     "browsers send it without asking when its value is simple; listing it is only \
                      needed for unusual values",
@@ -371,8 +377,8 @@ fn expose_headers(lint: &mut Linter<'_, '_>, list: Option<&SpList>, credentials:
     for (name, span) in &names {
         if name == "*" && credentials {
             lint.report(
-                Diagnostic::error(
-                    "wildcard-with-credentials",
+                Diagnostic::new(
+                    LintCode::WildcardWithCredentials,
                     "`*` in expose_headers with credentials",
                     "with credentials browsers read `*` as a header literally named `*`: list the headers",
                 ),
@@ -380,8 +386,8 @@ fn expose_headers(lint: &mut Linter<'_, '_>, list: Option<&SpList>, credentials:
             );
         } else if ["set-cookie", "set-cookie2"].contains(&name.to_ascii_lowercase().as_str()) {
             lint.report(
-                Diagnostic::warning(
-                    "expose-sensitive-header",
+                Diagnostic::new(
+                    LintCode::ExposeSensitiveHeader,
                     format!("`{name}` is never exposed to scripts"),
                     "browsers filter Set-Cookie from every response; remove it",
                 ),
@@ -400,8 +406,8 @@ fn header_names(lint: &mut Linter<'_, '_>, list: &SpList) -> Vec<(String, Option
         let name = item.value.as_str();
         if !is_token(name.as_bytes()) {
             lint.report(
-                Diagnostic::error(
-                    "invalid-header-name",
+                Diagnostic::new(
+                    LintCode::InvalidHeaderName,
                     format!("`{name}` is not a header name"),
                     "a header name is a token such as X-Request-Id, without spaces or colons",
                 ),
@@ -409,8 +415,8 @@ fn header_names(lint: &mut Linter<'_, '_>, list: &SpList) -> Vec<(String, Option
             );
         } else if !seen.insert(name.to_ascii_lowercase()) {
             lint.report(
-                Diagnostic::warning(
-                    "duplicate-entry",
+                Diagnostic::new(
+                    LintCode::DuplicateEntry,
                     format!("`{name}` is listed twice"),
                     "remove this entry",
                 ),
@@ -424,12 +430,12 @@ fn header_names(lint: &mut Linter<'_, '_>, list: &SpList) -> Vec<(String, Option
 }
 
 fn max_age(lint: &mut Linter<'_, '_>, value: Option<&Sp<i64>>) -> u32 {
-    let Some(value) = value else { return Settings::DEFAULT_MAX_AGE };
+    let Some(value) = value else { return Rules::DEFAULT_MAX_AGE };
     match u32::try_from(value.value) {
         Err(_) => {
             lint.report(
-                Diagnostic::error(
-                    "invalid-max-age",
+                Diagnostic::new(
+                    LintCode::InvalidMaxAge,
                     format!("max_age = {} is out of range", value.value),
                     "use a number of seconds from 0 to 7200",
                 ),
@@ -440,8 +446,8 @@ fn max_age(lint: &mut Linter<'_, '_>, value: Option<&Sp<i64>>) -> u32 {
         Ok(seconds) => {
             if value.value > BROWSER_MAX_AGE_CAP {
                 lint.report(
-                    Diagnostic::warning(
-                        "max-age-over-browser-cap",
+                    Diagnostic::new(
+                        LintCode::MaxAgeOverBrowserCap,
                         format!("max_age = {seconds} is over Chromium's cap of 7200 seconds"),
                         "Chromium uses 7200 and Firefox 86400 at most; a lower value also lets policy changes reach browsers sooner",
                     ),

@@ -25,7 +25,7 @@ impl<'a> Origin<'a> {
     /// Parses a canonical serialized origin, `scheme://host[:port]`.
     ///
     /// ```
-    /// use corsguard::origin::{Origin, OriginError};
+    /// use corsguard::{Origin, OriginError};
     ///
     /// let origin = Origin::parse(b"https://app.example.com").unwrap();
     /// assert_eq!(origin.host(), "app.example.com");
@@ -113,6 +113,14 @@ impl<'a> Origin<'a> {
     }
 }
 
+impl Origin<'_> {
+    /// The port a scheme uses when none is written (`http` and `ws` 80, `https` and `wss`
+    /// 443): an origin with it written out is not canonical.
+    pub fn default_port(scheme: &str) -> Option<u16> {
+        default_port(scheme)
+    }
+}
+
 impl fmt::Display for Origin<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.serialized)
@@ -121,6 +129,7 @@ impl fmt::Display for Origin<'_> {
 
 /// Why a value is not a canonical origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OriginError {
     /// The literal `null`: an opaque origin (sandboxed iframe, `data:` URL, cross-origin
     /// redirect). Anyone can produce one, so it is never trusted.
@@ -146,7 +155,7 @@ impl fmt::Display for OriginError {
 impl std::error::Error for OriginError {}
 
 /// True for hosts that always mean this machine.
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     if host == "localhost" || host.ends_with(".localhost") || host == "[::1]" {
         return true;
     }
@@ -154,7 +163,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 /// The port a scheme uses when none is written.
-pub fn default_port(scheme: &str) -> Option<u16> {
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),

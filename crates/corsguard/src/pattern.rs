@@ -17,6 +17,7 @@ use crate::origin::{default_port, is_loopback_host, Origin};
 
 /// Which ports a pattern accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PortSpec {
     /// No port written: the scheme's default port only.
     Default,
@@ -36,9 +37,24 @@ impl PortSpec {
     }
 }
 
-/// One allowed-origin entry of a policy, in canonical form.
+/// One allowed-origin entry of a policy, in canonical form: an exact origin,
+/// `scheme://*.domain`, `scheme://host:*`, both, or `*`. Built only by validating a policy.
+///
+/// ```
+/// let policy = corsguard::Policy::builder().origins(["https://*.Example.com:*"]).build()?;
+/// let pattern = &policy.rules().origins()[0];
+/// assert_eq!(pattern.to_string(), "https://*.example.com:*"); // canonical form
+/// assert_eq!((pattern.scheme(), pattern.host()), (Some("https"), Some("example.com")));
+/// assert!(pattern.includes_subdomains());
+/// assert_eq!(pattern.port(), Some(corsguard::PortSpec::Any));
+/// # Ok::<(), corsguard::Diagnostics>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum OriginPattern {
+pub struct OriginPattern(pub(crate) Pattern);
+
+/// The forms of [`OriginPattern`], kept private so that new ones can be added.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Pattern {
     /// `*`: every origin (only valid without credentials).
     Any,
     /// A scheme, a host (or, with `subdomains`, a base domain) and a port rule.
@@ -55,26 +71,19 @@ pub enum OriginPattern {
 }
 
 impl OriginPattern {
+    pub(crate) const ANY: OriginPattern = OriginPattern(Pattern::Any);
+
     /// Parses a pattern as written in a policy file.
-    ///
-    /// ```
-    /// use corsguard::pattern::OriginPattern;
-    ///
-    /// let parsed = OriginPattern::parse("https://*.Example.com").unwrap();
-    /// assert_eq!(parsed.pattern.to_string(), "https://*.example.com");
-    /// assert!(parsed.non_canonical); // written with an uppercase letter
-    /// assert!(OriginPattern::parse("https://example.com/").is_err());
-    /// ```
-    pub fn parse(text: &str) -> Result<ParsedPattern, PatternError> {
+    pub(crate) fn parse(text: &str) -> Result<ParsedPattern, PatternError> {
         crate::pattern::parse::parse(text)
     }
 
     /// True when this pattern admits `origin`. This is the plain, per-pattern definition; the
-    /// compiled [`OriginMatcher`] must agree with it.
+    /// compiled matcher must agree with it.
     pub fn matches(&self, origin: &Origin<'_>) -> bool {
-        match self {
-            OriginPattern::Any => true,
-            OriginPattern::Host { scheme, host, subdomains, port } => {
+        match &self.0 {
+            Pattern::Any => true,
+            Pattern::Host { scheme, host, subdomains, port } => {
                 if origin.scheme() != scheme || !port.matches(origin.port()) {
                     return false;
                 }
@@ -91,28 +100,52 @@ impl OriginPattern {
         }
     }
 
+    /// True for `*`.
+    pub fn is_any(&self) -> bool {
+        self.0 == Pattern::Any
+    }
+
     /// True when the pattern's host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`).
     pub fn is_loopback(&self) -> bool {
-        match self {
-            OriginPattern::Any => false,
-            OriginPattern::Host { host, .. } => is_loopback_host(host),
-        }
+        self.host().is_some_and(is_loopback_host)
     }
 
     /// The scheme, or `None` for `*`.
     pub fn scheme(&self) -> Option<&str> {
-        match self {
-            OriginPattern::Any => None,
-            OriginPattern::Host { scheme, .. } => Some(scheme),
+        match &self.0 {
+            Pattern::Any => None,
+            Pattern::Host { scheme, .. } => Some(scheme),
+        }
+    }
+
+    /// The host, or for `scheme://*.domain` the base domain, or `None` for `*`.
+    pub fn host(&self) -> Option<&str> {
+        match &self.0 {
+            Pattern::Any => None,
+            Pattern::Host { host, .. } => Some(host),
+        }
+    }
+
+    /// True for `scheme://*.domain`: one or more labels before the domain, never the domain
+    /// itself.
+    pub fn includes_subdomains(&self) -> bool {
+        matches!(self.0, Pattern::Host { subdomains: true, .. })
+    }
+
+    /// The ports accepted, or `None` for `*`.
+    pub fn port(&self) -> Option<PortSpec> {
+        match &self.0 {
+            Pattern::Any => None,
+            Pattern::Host { port, .. } => Some(*port),
         }
     }
 }
 
 impl fmt::Display for OriginPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OriginPattern::Any => f.write_str("*"),
-            OriginPattern::Host { scheme, host, subdomains, port } => {
+        match &self.0 {
+            Pattern::Any => f.write_str("*"),
+            Pattern::Host { scheme, host, subdomains, port } => {
                 write!(f, "{scheme}://")?;
                 if *subdomains {
                     f.write_str("*.")?;
@@ -130,27 +163,27 @@ impl fmt::Display for OriginPattern {
 
 /// A pattern and whether it was written in a non-canonical form.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsedPattern {
+pub(crate) struct ParsedPattern {
     /// The canonical pattern used for matching.
-    pub pattern: OriginPattern,
+    pub(crate) pattern: OriginPattern,
     /// The text differed from the canonical form (uppercase, default port, Unicode host).
-    pub non_canonical: bool,
+    pub(crate) non_canonical: bool,
 }
 
 /// Why an entry of `origins` is not a usable pattern; `kind` maps to a lint code.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PatternError {
+pub(crate) struct PatternError {
     /// Which rule it breaks.
-    pub kind: PatternErrorKind,
+    pub(crate) kind: PatternErrorKind,
     /// One line saying what is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// What to write instead.
-    pub help: String,
+    pub(crate) help: String,
 }
 
 /// The classes of invalid origin patterns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatternErrorKind {
+pub(crate) enum PatternErrorKind {
     /// `null`.
     Null,
     /// Path, trailing slash, query, fragment or userinfo.
@@ -170,7 +203,7 @@ type SchemeAndPort = (Box<str>, PortSpec);
 /// set for exact origins and `:*` hosts, and a map from base domain to subdomain rules, probed
 /// once per label of the request's host.
 #[derive(Clone, Debug, Default)]
-pub struct OriginMatcher {
+pub(crate) struct OriginMatcher {
     any: bool,
     exact: HashSet<Box<[u8]>, RandomState>,
     any_port: HashSet<Box<str>, RandomState>,
@@ -179,17 +212,17 @@ pub struct OriginMatcher {
 
 impl OriginMatcher {
     /// Compiles a list of patterns.
-    pub fn new<'p>(patterns: impl IntoIterator<Item = &'p OriginPattern>) -> OriginMatcher {
+    pub(crate) fn new<'p>(patterns: impl IntoIterator<Item = &'p OriginPattern>) -> OriginMatcher {
         let mut matcher = OriginMatcher::default();
         for pattern in patterns {
-            match pattern {
-                OriginPattern::Any => matcher.any = true,
-                OriginPattern::Host { scheme, host, subdomains: true, port } => matcher
+            match &pattern.0 {
+                Pattern::Any => matcher.any = true,
+                Pattern::Host { scheme, host, subdomains: true, port } => matcher
                     .subdomains
                     .entry(host.as_str().into())
                     .or_default()
                     .push((scheme.as_str().into(), *port)),
-                OriginPattern::Host { scheme, host, subdomains: false, port } => {
+                Pattern::Host { scheme, host, subdomains: false, port } => {
                     let key = format!("{scheme}://{host}");
                     match port {
                         PortSpec::Any => matcher.any_port.insert(key.into()),
@@ -203,18 +236,18 @@ impl OriginMatcher {
     }
 
     /// True when every origin is allowed (`*`).
-    pub fn allows_any(&self) -> bool {
+    pub(crate) fn allows_any(&self) -> bool {
         self.any
     }
 
     /// True when `bytes` is byte-equal to an exact allowed origin. Exact entries are canonical,
     /// so a hit means `bytes` is a canonical, allowed origin without parsing it.
-    pub fn contains_exact(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn contains_exact(&self, bytes: &[u8]) -> bool {
         self.exact.contains(bytes)
     }
 
     /// True when `origin` is allowed. Never allocates.
-    pub fn matches(&self, origin: &Origin<'_>) -> bool {
+    pub(crate) fn matches(&self, origin: &Origin<'_>) -> bool {
         if self.any
             || self.exact.contains(origin.as_str().as_bytes())
             || self.any_port.contains(origin.scheme_and_host())
@@ -252,6 +285,55 @@ pub(crate) fn serialize(scheme: &str, host: &str, port: Option<u16>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn compiled_matcher_agrees_with_the_naive_one(
+            patterns in proptest::collection::vec(pattern(), 0..12),
+            origins in proptest::collection::vec(origin(), 1..30),
+        ) {
+            let matcher = OriginMatcher::new(&patterns);
+            for text in &origins {
+                let origin = Origin::parse(text.as_bytes()).unwrap();
+                let naive = patterns.iter().any(|p| p.matches(&origin));
+                prop_assert_eq!(matcher.matches(&origin), naive, "{} against {:?}", text, patterns);
+                // The decision's shortcut: an exact hit is always an allowed origin.
+                if matcher.contains_exact(text.as_bytes()) {
+                    prop_assert!(naive);
+                }
+            }
+        }
+    }
+
+    const LABELS: &[&str] = &["a", "b", "app", "example", "com", "org"];
+
+    fn host() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(LABELS), 1..5).prop_map(|l| l.join("."))
+    }
+
+    fn pattern() -> impl Strategy<Value = OriginPattern> {
+        let port = prop_oneof![
+            Just(PortSpec::Default),
+            Just(PortSpec::Any),
+            (8000u16..8003).prop_map(PortSpec::Port),
+        ];
+        prop_oneof![
+            1 => Just(OriginPattern::ANY),
+            10 => (prop_oneof![Just("http"), Just("https")], host(), any::<bool>(), port).prop_map(
+                |(scheme, host, subdomains, port)| OriginPattern(Pattern::Host { scheme: scheme.into(), host, subdomains, port })
+            ),
+        ]
+    }
+
+    fn origin() -> impl Strategy<Value = String> {
+        (prop_oneof![Just("http"), Just("https")], host(), proptest::option::of(8000u16..8003)).prop_map(
+            |(scheme, host, port)| match port {
+                Some(p) => format!("{scheme}://{host}:{p}"),
+                None => format!("{scheme}://{host}"),
+            },
+        )
+    }
 
     fn matcher(patterns: &[&str]) -> OriginMatcher {
         let parsed: Vec<_> = patterns.iter().map(|p| OriginPattern::parse(p).unwrap().pattern).collect();

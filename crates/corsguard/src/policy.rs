@@ -1,10 +1,15 @@
 //! [`Policy`]: a validated, immutable CORS policy for one profile, built from a policy file or
 //! in code, and the decision entry point.
 
+use std::fmt;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
 use crate::config::{self, PolicyFile, RawProfile, RawRules, Sp};
-use crate::decision::{self, Decision, RequestView};
+use crate::decision::{self, Decision, OwnedDecision, RequestView};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lint::{self, Scope};
+use crate::lint_code::LintCode;
 use crate::rules::Rules;
 
 /// The profile name that is always strict.
@@ -65,8 +70,8 @@ impl Policy {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
             let mut d = Diagnostics::new();
-            d.push(Diagnostic::error(
-                "parse-error",
+            d.push(Diagnostic::new(
+                LintCode::ParseError,
                 format!("cannot read {}: {e}", path.display()),
                 "check the path and its permissions",
             ));
@@ -97,10 +102,11 @@ impl Policy {
         PolicyBuilder::default()
     }
 
-    /// Decides one request: its kind, verdict, reason, status and response headers.
+    /// Decides one request: its kind, action, reason and response headers.
     ///
     /// ```
-    /// use http::Request;
+    /// use corsguard::Action;
+    /// use http::{Request, StatusCode};
     ///
     /// let policy = corsguard::Policy::builder()
     ///     .origins(["https://app.example.com"])
@@ -112,26 +118,129 @@ impl Policy {
     ///     .body(())
     ///     .unwrap();
     /// let decision = policy.decide(&request);
-    /// assert!(decision.allowed);
-    /// assert_eq!(decision.status, Some(http::StatusCode::NO_CONTENT));
+    /// assert!(decision.is_allowed());
+    /// assert_eq!(decision.action(), Action::Answer(StatusCode::NO_CONTENT));
     /// assert_eq!(
-    ///     decision.headers.allow_origin().unwrap(),
+    ///     decision.headers().allow_origin().unwrap(),
     ///     "https://app.example.com"
     /// );
     /// # Ok::<(), corsguard::Diagnostics>(())
     /// ```
     pub fn decide<'a>(&'a self, request: impl Into<RequestView<'a>>) -> Decision<'a> {
         let request = request.into();
-        decision::decide(self.rules_for(request.uri.path()), self.strict, request)
+        decision::decide(self.route_for(request.path()).rules, self.strict, request)
+    }
+
+    /// Decides a request given as a method, a path and header pairs, for callers that hold no
+    /// [`http::Request`] (the Node and Python packages). Headers are taken as given, repeated
+    /// names included.
+    ///
+    /// A method that is not a token, a path that is not a request target, or a header that is
+    /// not a valid name and value is refused with [`RequestError`]: a server would answer 400.
+    ///
+    /// ```
+    /// let policy = corsguard::Policy::builder().origins(["https://app.example.com"]).build()?;
+    /// let decision = policy
+    ///     .decide_parts("GET", "/items?page=2", [("Origin", "https://app.example.com")])
+    ///     .unwrap();
+    /// assert!(decision.is_allowed() && decision.is_forwarded());
+    /// assert_eq!(decision.headers().allow_origin().unwrap(), "https://app.example.com");
+    ///
+    /// assert!(policy.decide_parts("GET", "/", [("Origin", "a\r\nb")]).is_err());
+    /// # Ok::<(), corsguard::Diagnostics>(())
+    /// ```
+    pub fn decide_parts<I, N, V>(
+        &self,
+        method: &str,
+        path: &str,
+        headers: I,
+    ) -> Result<OwnedDecision, RequestError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| RequestError(format!("`{method}` is not an HTTP method")))?;
+        let target: http::Uri =
+            path.parse().map_err(|_| RequestError(format!("`{path}` is not a request target")))?;
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            let header = HeaderName::from_bytes(name).map_err(|_| {
+                RequestError(format!("`{}` is not a header name", String::from_utf8_lossy(name)))
+            })?;
+            let value = HeaderValue::from_bytes(value).map_err(|_| {
+                RequestError(format!("the value of `{header}` has bytes a header cannot carry"))
+            })?;
+            map.append(header, value);
+        }
+        let view = RequestView::new(&method, target.path(), &map)
+            .with_authority(target.authority().map(|a| a.as_str()));
+        Ok(self.decide(view).into_owned())
+    }
+
+    /// Appends to `key` everything the decision of a preflight reads: which rules the path
+    /// selects and the values of the headers the decision looks at. Under one policy, two
+    /// preflights with equal keys get equal decisions, so a cache of answers can be keyed by
+    /// it. Returns false, writing nothing, for a request that is not a preflight.
+    ///
+    /// ```
+    /// use http::Request;
+    ///
+    /// let policy = corsguard::Policy::builder().origins(["https://app.example.com"]).build()?;
+    /// let preflight = |agent: &str| {
+    ///     Request::options("/items")
+    ///         .header("origin", "https://app.example.com")
+    ///         .header("access-control-request-method", "POST")
+    ///         .header("user-agent", agent)
+    ///         .body(())
+    ///         .unwrap()
+    /// };
+    /// let (mut a, mut b) = (Vec::new(), Vec::new());
+    /// assert!(policy.preflight_key(&preflight("one"), &mut a));
+    /// assert!(policy.preflight_key(&preflight("two"), &mut b));
+    /// assert_eq!(a, b); // User-Agent plays no part in the decision
+    /// assert!(!policy.preflight_key(&Request::get("/").body(()).unwrap(), &mut a));
+    /// # Ok::<(), corsguard::Diagnostics>(())
+    /// ```
+    pub fn preflight_key<'a>(&'a self, request: impl Into<RequestView<'a>>, key: &mut Vec<u8>) -> bool {
+        let request = request.into();
+        let start = key.len();
+        key.extend_from_slice(&(self.route_index(request.path()) as u64).to_le_bytes());
+        let keyed = decision::write_preflight_key(request, key);
+        if !keyed {
+            key.truncate(start);
+        }
+        keyed
     }
 
     /// The rules that apply to a path: the first route whose prefix matches, else the
     /// profile's.
-    pub fn rules_for(&self, path: &str) -> &Rules {
-        self.routes
-            .iter()
-            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
-            .map_or(&self.rules, |(_, rules)| rules)
+    ///
+    /// ```
+    /// let policy = corsguard::Policy::builder()
+    ///     .origins(["https://app.example.com"])
+    ///     .route("/public/", |r| r.origins(["*"]))
+    ///     .build()?;
+    /// assert_eq!(policy.route_for("/public/logo.png").prefix(), Some("/public/"));
+    /// assert!(policy.route_for("/public/logo.png").rules().allows_any_origin());
+    /// assert_eq!(policy.route_for("/api/items").prefix(), None);
+    /// # Ok::<(), corsguard::Diagnostics>(())
+    /// ```
+    pub fn route_for(&self, path: &str) -> Route<'_> {
+        match self.route_index(path) {
+            0 => Route { prefix: None, rules: &self.rules },
+            i => {
+                let (prefix, rules) = &self.routes[i - 1];
+                Route { prefix: Some(prefix), rules }
+            }
+        }
+    }
+
+    /// 0 for the profile's rules, `i + 1` for route `i`.
+    fn route_index(&self, path: &str) -> usize {
+        self.routes.iter().position(|(prefix, _)| path.starts_with(prefix.as_str())).map_or(0, |i| i + 1)
     }
 
     /// The profile's own rules (what applies outside every route).
@@ -140,8 +249,8 @@ impl Policy {
     }
 
     /// The routes, in match order.
-    pub fn routes(&self) -> impl Iterator<Item = (&str, &Rules)> {
-        self.routes.iter().map(|(prefix, rules)| (prefix.as_str(), rules))
+    pub fn routes(&self) -> impl Iterator<Item = Route<'_>> {
+        self.routes.iter().map(|(prefix, rules)| Route { prefix: Some(prefix), rules })
     }
 
     /// The selected profile's name.
@@ -161,13 +270,44 @@ impl Policy {
     }
 }
 
+/// The rules one request path gets: a `[[routes]]` entry, or the profile's own rules.
+#[derive(Clone, Copy, Debug)]
+pub struct Route<'a> {
+    prefix: Option<&'a str>,
+    rules: &'a Rules,
+}
+
+impl<'a> Route<'a> {
+    /// The route's path prefix, or `None` for the profile's own rules.
+    pub fn prefix(&self) -> Option<&'a str> {
+        self.prefix
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &'a Rules {
+        self.rules
+    }
+}
+
+/// A request given to [`Policy::decide_parts`] that no server would accept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError(String);
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RequestError {}
+
 /// Lints a policy file: the named profile, or every profile when `profile` is `None`.
 /// Diagnostics carry line and column.
 ///
 /// ```
 /// let diags = corsguard::check_toml("[profiles.dev]\norigins = [\"null\"]\n", None);
 /// let d = diags.iter().next().unwrap();
-/// assert_eq!((d.code, d.location), ("null-origin", Some((2, 12))));
+/// assert_eq!((d.code.as_str(), d.location), ("null-origin", Some((2, 12))));
 /// ```
 pub fn check_toml(text: &str, profile: Option<&str>) -> Diagnostics {
     let (file, mut diags) = config::parse(text);
@@ -217,7 +357,7 @@ fn unknown_profile(file: &PolicyFile, name: &str) -> Diagnostic {
         Some(guess) => format!("did you mean `{guess}`? (profiles: {})", names.join(", ")),
         None => format!("the profiles in this file are: {}", names.join(", ")),
     };
-    Diagnostic::error("unknown-profile", format!("no profile named `{name}`"), help)
+    Diagnostic::new(LintCode::UnknownProfile, format!("no profile named `{name}`"), help)
 }
 
 fn build_profile(file: &PolicyFile, requested: Option<&str>, diags: &mut Diagnostics) -> Option<Policy> {
@@ -228,8 +368,8 @@ fn build_profile(file: &PolicyFile, requested: Option<&str>, diags: &mut Diagnos
         (None, None) if profiles.len() == 1 => (profiles[0].name.value.clone(), None),
         (None, None) => {
             let names: Vec<_> = profiles.iter().map(|p| p.name.value.as_str()).collect();
-            diags.push(Diagnostic::error(
-                "unknown-profile",
+            diags.push(Diagnostic::new(
+                LintCode::UnknownProfile,
                 "no profile selected and the file has several",
                 format!(
                     "pass --profile NAME, set CORSGUARD_PROFILE or add default_profile (profiles: {})",
@@ -256,7 +396,7 @@ fn build(file: &PolicyFile, profile: &RawProfile, diags: &mut Diagnostics) -> Op
     for route in &file.routes {
         let Some(path) = route.path.as_ref() else {
             diags.push(
-                Diagnostic::error("missing-path", "a route needs a `path`", "add path = \"/prefix/\"")
+                Diagnostic::new(LintCode::MissingPath, "a route needs a `path`", "add path = \"/prefix/\"")
                     .at(route.span.clone())
                     .in_profile(Some(name)),
             );
@@ -264,8 +404,8 @@ fn build(file: &PolicyFile, profile: &RawProfile, diags: &mut Diagnostics) -> Op
         };
         if !path.value.starts_with('/') {
             diags.push(
-                Diagnostic::error(
-                    "invalid-path",
+                Diagnostic::new(
+                    LintCode::InvalidPath,
                     format!("route path `{}` does not start with `/`", path.value),
                     "a route path is a prefix of the request path, e.g. \"/public/\"",
                 )
@@ -381,7 +521,7 @@ impl PolicyBuilder {
     ///     .credentials(true)
     ///     .route("/public/", |r| r.origins(["*"]).credentials(false).methods(["GET"]))
     ///     .build()?;
-    /// assert!(policy.rules_for("/public/logo.png").allows_any_origin());
+    /// assert!(policy.route_for("/public/logo.png").rules().allows_any_origin());
     /// # Ok::<(), corsguard::Diagnostics>(())
     /// ```
     pub fn route(

@@ -18,12 +18,12 @@
 //! // A valid file replaces the policy for every request that starts afterwards.
 //! handle.reload_toml("[policy]\norigins = [\"https://new.example.com\"]\n", None)?;
 //! let policy = handle.load();
-//! assert_eq!(policy.rules().settings().origins[0].to_string(), "https://new.example.com");
+//! assert_eq!(policy.rules().origins()[0].to_string(), "https://new.example.com");
 //!
 //! // An invalid one is refused, with the reasons, and the current policy stays.
 //! let refused = handle.reload_toml("[policy]\norigins = [\"null\"]\n", None).unwrap_err();
 //! assert_eq!(refused.iter().next().unwrap().code, "null-origin");
-//! assert_eq!(handle.load().rules().settings().origins[0].to_string(), "https://new.example.com");
+//! assert_eq!(handle.load().rules().origins()[0].to_string(), "https://new.example.com");
 //! # Ok::<(), corsguard::Diagnostics>(())
 //! ```
 
@@ -148,7 +148,7 @@ mod tests {
     }
 
     fn first_origin(handle: &PolicyHandle) -> String {
-        handle.load().rules().settings().origins[0].to_string()
+        handle.load().rules().origins()[0].to_string()
     }
 
     #[test]
@@ -156,7 +156,7 @@ mod tests {
         let handle = PolicyHandle::new(policy("https://a.example.com"));
         let clone = handle.clone();
         let previous = clone.replace(policy("https://b.example.com"));
-        assert_eq!(previous.rules().settings().origins[0].to_string(), "https://a.example.com");
+        assert_eq!(previous.rules().origins()[0].to_string(), "https://a.example.com");
         assert_eq!(first_origin(&handle), "https://b.example.com");
     }
 
@@ -165,7 +165,7 @@ mod tests {
         let handle = PolicyHandle::new(policy("https://a.example.com"));
         let guard = handle.load();
         handle.replace(policy("https://b.example.com"));
-        assert_eq!(guard.rules().settings().origins[0].to_string(), "https://a.example.com");
+        assert_eq!(guard.rules().origins()[0].to_string(), "https://a.example.com");
         assert_eq!(first_origin(&handle), "https://b.example.com");
     }
 

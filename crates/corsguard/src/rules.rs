@@ -8,7 +8,7 @@ use crate::pattern::{OriginMatcher, OriginPattern};
 
 /// The settings of one rule set, validated, in canonical form.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Allowed origins and patterns.
     pub origins: Vec<OriginPattern>,
     /// Allowed methods, compared case-sensitively.
@@ -27,15 +27,7 @@ pub struct Settings {
     pub cross_origin_protection: bool,
 }
 
-impl Settings {
-    /// Methods allowed when a policy lists none: the ones a browser sends without preflight.
-    pub const DEFAULT_METHODS: [&'static str; 3] = ["GET", "HEAD", "POST"];
-    /// Preflight cache lifetime when a policy sets none: short enough that a policy change
-    /// reaches browsers within minutes, long enough to spare most preflights.
-    pub const DEFAULT_MAX_AGE: u32 = 600;
-}
-
-/// One rule set, compiled.
+/// One rule set (a profile's, or a route's), validated and compiled; read-only.
 #[derive(Clone, Debug)]
 pub struct Rules {
     settings: Settings,
@@ -45,10 +37,10 @@ pub struct Rules {
     /// `allow_headers` lowercased, `*` left out: browsers send lowercase names, so a plain
     /// byte comparison usually settles it.
     allowed_header_names: Vec<Box<[u8]>>,
-    pub(crate) allow_methods: HeaderValue,
-    pub(crate) allow_headers: Option<HeaderValue>,
-    pub(crate) max_age: HeaderValue,
-    pub(crate) expose_headers: Option<HeaderValue>,
+    pub(crate) allow_methods_value: HeaderValue,
+    pub(crate) allow_headers_value: Option<HeaderValue>,
+    pub(crate) max_age_value: HeaderValue,
+    pub(crate) expose_headers_value: Option<HeaderValue>,
 }
 
 impl Rules {
@@ -66,17 +58,58 @@ impl Rules {
                 .filter(|h| *h != "*")
                 .map(|h| h.to_ascii_lowercase().into_bytes().into_boxed_slice())
                 .collect(),
-            allow_methods: joined(&settings.methods).unwrap_or_else(|| HeaderValue::from_static("")),
-            allow_headers: joined(&settings.allow_headers),
-            max_age: HeaderValue::from(settings.max_age),
-            expose_headers: joined(&settings.expose_headers),
+            allow_methods_value: joined(&settings.methods).unwrap_or_else(|| HeaderValue::from_static("")),
+            allow_headers_value: joined(&settings.allow_headers),
+            max_age_value: HeaderValue::from(settings.max_age),
+            expose_headers_value: joined(&settings.expose_headers),
             settings,
         }
     }
 
-    /// The settings these rules were compiled from.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    /// Methods allowed when a policy lists none: the ones a browser sends without preflight.
+    pub const DEFAULT_METHODS: [&'static str; 3] = ["GET", "HEAD", "POST"];
+    /// Preflight cache lifetime when a policy sets none: short enough that a policy change
+    /// reaches browsers within minutes, long enough to spare most preflights.
+    pub const DEFAULT_MAX_AGE: u32 = 600;
+
+    /// Allowed origins and patterns, in canonical form, in policy order.
+    pub fn origins(&self) -> &[OriginPattern] {
+        &self.settings.origins
+    }
+
+    /// Allowed methods, compared case-sensitively.
+    pub fn methods(&self) -> &[String] {
+        &self.settings.methods
+    }
+
+    /// Allowed request headers, compared case-insensitively; may hold `*`.
+    pub fn allow_headers(&self) -> &[String] {
+        &self.settings.allow_headers
+    }
+
+    /// Response headers scripts may read; may hold `*` (without credentials).
+    pub fn expose_headers(&self) -> &[String] {
+        &self.settings.expose_headers
+    }
+
+    /// True when responses carry `Access-Control-Allow-Credentials: true`.
+    pub fn credentials(&self) -> bool {
+        self.settings.credentials
+    }
+
+    /// `Access-Control-Max-Age`, in seconds.
+    pub fn max_age(&self) -> u32 {
+        self.settings.max_age
+    }
+
+    /// True when a Private Network Access preflight gets `Access-Control-Allow-Private-Network`.
+    pub fn private_network(&self) -> bool {
+        self.settings.private_network
+    }
+
+    /// True when cross-origin unsafe requests from origins not allowed are refused (403).
+    pub fn cross_origin_protection(&self) -> bool {
+        self.settings.cross_origin_protection
     }
 
     /// True when `*` is among the origins (never together with credentials).
@@ -86,6 +119,16 @@ impl Rules {
 
     /// The first pattern admitting `origin`, for explanations (a linear scan: not for the
     /// request path, which uses the compiled matcher).
+    ///
+    /// ```
+    /// use corsguard::{Origin, Policy};
+    ///
+    /// let policy = Policy::builder().origins(["https://*.example.com"]).build()?;
+    /// let origin = Origin::parse(b"https://app.example.com").unwrap();
+    /// let pattern = policy.rules().matching_pattern(&origin).unwrap();
+    /// assert_eq!(pattern.to_string(), "https://*.example.com");
+    /// # Ok::<(), corsguard::Diagnostics>(())
+    /// ```
     pub fn matching_pattern(&self, origin: &crate::origin::Origin<'_>) -> Option<&OriginPattern> {
         self.settings.origins.iter().find(|p| p.matches(origin))
     }

@@ -39,13 +39,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::header::ACCESS_CONTROL_ALLOW_ORIGIN;
 use http::{HeaderMap, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::decision::{copy_origin, OwnedCorsHeaders};
+use crate::cors_headers::OwnedCorsHeaders;
+use crate::decision::Action;
 use crate::policy::Policy;
 use crate::reload::PolicyHandle;
 
@@ -106,7 +106,7 @@ impl CorsLayer {
     ///     Ok(policy) => println!("now serving profile {}", policy.profile()),
     ///     Err(diagnostics) => eprintln!("kept the old policy:\n{diagnostics}"),
     /// }
-    /// assert_eq!(layer.policy().rules().settings().origins[0].to_string(), "https://b.example.com");
+    /// assert_eq!(layer.policy().rules().origins()[0].to_string(), "https://b.example.com");
     /// # Ok::<(), corsguard::Diagnostics>(())
     /// ```
     pub fn reloadable(policy: Policy) -> (Self, PolicyHandle) {
@@ -238,22 +238,17 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     let decision = policy.decide(&request);
-    if decision.forwarded {
-        // The decision borrows the request, which the inner service takes: keep owned copies.
-        let headers = decision.headers.to_owned_headers();
-        return ResponseFuture { kind: Kind::Forwarded { future: inner.call(request), headers } };
+    match decision.action() {
+        Action::Forward => {
+            // The decision borrows the request, which the inner service takes: keep owned copies.
+            let headers = decision.headers().to_owned();
+            ResponseFuture { kind: Kind::Forwarded { future: inner.call(request), headers } }
+        }
+        Action::Answer(status) => {
+            let headers = decision.headers().to_owned().into_header_map();
+            ResponseFuture { kind: Kind::Answered { status, headers } }
+        }
     }
-    // A fresh map, sized once: `apply_to` on it would strip nothing and find no `Vary` to merge
-    // with, so plain appends of the (distinct) names give the same headers for less work.
-    let mut headers = HeaderMap::with_capacity(decision.headers.iter().count());
-    for (name, value) in decision.headers.iter() {
-        // The echoed origin is copied, as `to_owned_headers` does, not shared with the request.
-        let value = if name == ACCESS_CONTROL_ALLOW_ORIGIN { copy_origin(value) } else { value.clone() };
-        headers.append(name, value);
-    }
-    // A decision that does not forward always names its status; refuse if one ever did not.
-    let status = decision.status.unwrap_or(StatusCode::FORBIDDEN);
-    ResponseFuture { kind: Kind::Answered { status, headers } }
 }
 
 pin_project! {

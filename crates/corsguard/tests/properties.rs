@@ -1,11 +1,11 @@
-//! Property tests: no input makes the parsers or the decision panic, and the compiled origin
-//! matcher agrees with the plain per-pattern definition.
+//! Property tests through the public API: no input makes the parsers or the decision panic,
+//! decisions keep their invariants, and preflight cache keys cover every input of a preflight.
+//! (The compiled matcher and the one-pass header check are held to their plain definitions by
+//! the unit tests of `pattern.rs` and `headers.rs`.)
 
-use corsguard::headers::RequestHeaders;
-use corsguard::origin::Origin;
-use corsguard::pattern::{OriginMatcher, OriginPattern, PortSpec};
-use corsguard::Policy;
-use http::{HeaderValue, Request};
+use corsguard::{Action, RequestKind};
+use corsguard::{Origin, Policy};
+use http::{HeaderValue, Request, StatusCode};
 use proptest::prelude::*;
 
 fn policy() -> Policy {
@@ -36,9 +36,9 @@ proptest! {
         if let Ok(origin) = Origin::parse(&bytes) {
             prop_assert_eq!(origin.as_str().as_bytes(), &bytes[..]);
             prop_assert!(origin.as_str().starts_with(origin.scheme_and_host()));
-            // Canonical origins are exactly what the pattern parser also accepts as canonical.
-            let parsed = OriginPattern::parse(origin.as_str()).unwrap();
-            prop_assert!(!parsed.non_canonical, "{}", origin);
+            // Canonical origins are exactly what the policy accepts without a warning.
+            let policy = Policy::builder().origins([origin.as_str()]).build().unwrap();
+            prop_assert!(policy.warnings().is_empty(), "{}: {}", origin, policy.warnings());
         }
     }
 
@@ -65,31 +65,37 @@ proptest! {
         }
         let d = policy.decide(&req);
         // Invariants that hold for every request.
-        if let Some(acao) = d.headers.allow_origin() {
-            prop_assert!(d.allowed);
+        if let Some(acao) = d.headers().allow_origin() {
+            prop_assert!(d.is_allowed());
             prop_assert!(acao == "*" || Some(acao) == req.headers().get("origin"));
         }
-        if d.status == Some(http::StatusCode::FORBIDDEN) {
-            prop_assert!(!d.allowed && !d.forwarded && d.headers.allow_origin().is_none());
+        match d.action() {
+            Action::Answer(StatusCode::FORBIDDEN) => {
+                prop_assert!(!d.is_allowed() && d.headers().allow_origin().is_none());
+            }
+            Action::Answer(StatusCode::NO_CONTENT) => {
+                prop_assert!(d.is_allowed() && d.kind() == RequestKind::Preflight);
+            }
+            Action::Answer(status) => prop_assert!(false, "unexpected status {}", status),
+            Action::Forward => prop_assert!(d.kind() != RequestKind::Preflight),
+            _ => prop_assert!(false, "a new action needs its invariants here"),
         }
-        prop_assert!(d.headers.iter().any(|(n, _)| n == "vary"));
+        prop_assert!(d.headers().iter().any(|(n, _)| n == "vary"));
     }
 
+    /// The gateway caches preflight answers by `Policy::preflight_key`: two preflights with
+    /// equal keys must get equal decisions, whatever else they carry.
     #[test]
-    fn one_pass_header_check_agrees_with_parse_then_test(
-        lines in proptest::collection::vec("[a-zA-Z0-9\\- ,\t;]{0,40}", 1..4),
-        allowed in proptest::collection::vec("[a-zA-Z\\-]{1,6}", 0..4),
+    fn preflight_keys_cover_every_input(
+        a in preflight(), b in preflight(),
     ) {
-        let mut map = http::HeaderMap::new();
-        for line in &lines {
-            if let Ok(value) = HeaderValue::from_str(line) {
-                map.append("access-control-request-headers", value);
-            }
+        let policy = policy();
+        let (mut key_a, mut key_b) = (Vec::new(), Vec::new());
+        let (ra, rb) = (a.request(), b.request());
+        prop_assert!(policy.preflight_key(&ra, &mut key_a) && policy.preflight_key(&rb, &mut key_b));
+        if key_a == key_b {
+            prop_assert_eq!(policy.decide(&ra), policy.decide(&rb));
         }
-        let values = || map.get_all("access-control-request-headers");
-        let listed = |name: &[u8]| allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(name));
-        let two_pass = RequestHeaders::parse(values()).map(|list| list.names().all(listed));
-        prop_assert_eq!(RequestHeaders::check(values(), listed), two_pass);
     }
 
     #[test]
@@ -114,47 +120,54 @@ proptest! {
             let _ = Policy::from_toml(&text, Some(profile));
         }
     }
+}
 
-    #[test]
-    fn compiled_matcher_agrees_with_the_naive_one(
-        patterns in proptest::collection::vec(pattern(), 0..12),
-        origins in proptest::collection::vec(origin(), 1..30),
-    ) {
-        let matcher = OriginMatcher::new(&patterns);
-        for text in &origins {
-            let origin = Origin::parse(text.as_bytes()).unwrap();
-            let naive = patterns.iter().any(|p| p.matches(&origin));
-            prop_assert_eq!(matcher.matches(&origin), naive, "{} against {:?}", text, patterns);
-            // The decision's shortcut: an exact hit is always an allowed origin.
-            if matcher.contains_exact(text.as_bytes()) {
-                prop_assert!(naive);
-            }
+/// A preflight drawn from few values, so that equal keys come up often, with headers the
+/// decision of a preflight must not read (Host, Sec-Fetch-Site, Upgrade, Cookie).
+#[derive(Clone, Debug)]
+struct Preflight {
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+}
+
+impl Preflight {
+    fn request(&self) -> Request<()> {
+        let mut request = Request::options(self.path);
+        for (name, value) in &self.headers {
+            request = request.header(*name, *value);
         }
+        request.body(()).unwrap()
     }
 }
 
-const LABELS: &[&str] = &["a", "b", "app", "example", "com", "org"];
-
-fn host() -> impl Strategy<Value = String> {
-    proptest::collection::vec(proptest::sample::select(LABELS), 1..5).prop_map(|l| l.join("."))
-}
-
-fn pattern() -> impl Strategy<Value = OriginPattern> {
-    let port =
-        prop_oneof![Just(PortSpec::Default), Just(PortSpec::Any), (8000u16..8003).prop_map(PortSpec::Port),];
-    prop_oneof![
-        1 => Just(OriginPattern::Any),
-        10 => (prop_oneof![Just("http"), Just("https")], host(), any::<bool>(), port).prop_map(
-            |(scheme, host, subdomains, port)| OriginPattern::Host { scheme: scheme.into(), host, subdomains, port }
-        ),
-    ]
-}
-
-fn origin() -> impl Strategy<Value = String> {
-    (prop_oneof![Just("http"), Just("https")], host(), proptest::option::of(8000u16..8003)).prop_map(
-        |(scheme, host, port)| match port {
-            Some(p) => format!("{scheme}://{host}:{p}"),
-            None => format!("{scheme}://{host}"),
-        },
+fn preflight() -> impl Strategy<Value = Preflight> {
+    let origin = prop_oneof![
+        Just("https://app.example.com"),
+        Just("https://a.example.org"),
+        Just("https://evil.example"),
+        Just("null"),
+    ];
+    let extra = proptest::sample::select(vec![
+        ("access-control-request-headers", "content-type"),
+        ("access-control-request-headers", "x-custom, content-type"),
+        ("access-control-request-headers", "authorization"),
+        ("access-control-request-private-network", "true"),
+        ("access-control-request-method", "DELETE"),
+        ("origin", "https://app.example.com"),
+        ("host", "app.example.com"),
+        ("sec-fetch-site", "same-origin"),
+        ("upgrade", "websocket"),
+        ("cookie", "a=b"),
+    ]);
+    (
+        prop_oneof![Just("/"), Just("/public/x"), Just("/api")],
+        origin,
+        prop_oneof![Just("GET"), Just("PUT"), Just("put")],
+        proptest::collection::vec(extra, 0..4),
     )
+        .prop_map(|(path, origin, method, extra)| {
+            let mut headers = vec![("origin", origin), ("access-control-request-method", method)];
+            headers.extend(extra);
+            Preflight { path, headers }
+        })
 }

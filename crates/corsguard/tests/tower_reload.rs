@@ -125,7 +125,7 @@ async fn an_invalid_reload_is_refused_and_the_old_policy_keeps_serving() {
     let refused = handle
         .reload_toml("[policy]\norigins = [\"https://app.example.com/\"]\nmethods = [\"TRACE\"]\n", None)
         .expect_err("invalid policy is refused");
-    let codes: Vec<_> = refused.iter().map(|d| d.code).collect();
+    let codes: Vec<_> = refused.iter().map(|d| d.code.as_str()).collect();
     assert!(codes.contains(&"origin-has-path") && codes.contains(&"forbidden-method"), "{codes:?}");
 
     let reply = http.preflight("/items", A, "PUT", None).await;

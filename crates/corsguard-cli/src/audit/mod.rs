@@ -93,15 +93,19 @@ enum Format {
 fn parse_rate(s: &str) -> Result<f64, String> {
     let number = s.strip_suffix("/s").unwrap_or(s);
     match number.trim().parse::<f64>() {
-        Ok(n) if n.is_finite() && n > 0.0 && n <= 100_000.0 => Ok(n),
-        _ => Err(format!("`{s}` is not a rate; write requests per second, e.g. 10/s or 0.5/s")),
+        // Bounded both ways: the pause between requests is 1/rate, and a rate near zero would
+        // be a pause longer than any clock can hold.
+        Ok(n) if (0.001..=100_000.0).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a rate; write requests per second from 0.001 to 100000, e.g. 10/s or 0.5/s"
+        )),
     }
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     match s.trim().trim_end_matches('s').parse::<f64>() {
-        Ok(n) if n.is_finite() && n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
-        _ => Err(format!("`{s}` is not a timeout; write seconds between 0 and 3600, e.g. 10 or 0.5")),
+        Ok(n) if (0.001..=3600.0).contains(&n) => Ok(Duration::from_secs_f64(n)),
+        _ => Err(format!("`{s}` is not a timeout; write seconds from 0.001 to 3600, e.g. 10 or 0.5")),
     }
 }
 
@@ -149,7 +153,7 @@ fn collect_targets(args: &AuditArgs) -> Result<Vec<(String, Url)>, Usage> {
 fn parse_trusted(origins: &[String]) -> Result<Vec<String>, Usage> {
     origins
         .iter()
-        .map(|o| match corsguard::origin::Origin::parse(o.as_bytes()) {
+        .map(|o| match corsguard::Origin::parse(o.as_bytes()) {
             Ok(_) => Ok(o.clone()),
             Err(e) => Err(Usage(format!(
                 "--trusted-origin `{o}`: {e}; write it as a browser sends it, e.g. https://app.example.com"

@@ -147,7 +147,7 @@ struct Parts<'a> {
 }
 
 fn parts(trusted: &str) -> Option<Parts<'_>> {
-    let origin = corsguard::origin::Origin::parse(trusted.as_bytes()).ok()?;
+    let origin = corsguard::Origin::parse(trusted.as_bytes()).ok()?;
     let host = origin.host();
     let is_ip = host.starts_with('[') || host.parse::<IpAddr>().is_ok();
     let site = if is_ip { host.to_owned() } else { psl::domain_str(host).unwrap_or(host).to_owned() };

@@ -149,9 +149,9 @@ pub fn render(t: &Target<'_>) -> Rendered {
 
 /// A route and its CorsPolicy.
 fn route(set: &RuleSet<'_>, prefix: &str) -> Y {
-    let st = set.settings;
+    let st = set.rules;
     let origins = st
-        .origins
+        .origins()
         .iter()
         .map(|p| {
             let expr = format!("^{}$", regex::pattern(p, Dialect::Re2));
@@ -161,17 +161,17 @@ fn route(set: &RuleSet<'_>, prefix: &str) -> Y {
     let mut policy = vec![
         ("@type", s(CORS_POLICY)),
         ("allow_origin_string_match", Y::L(origins)),
-        ("allow_methods", s(st.methods.join(", "))),
+        ("allow_methods", s(st.methods().join(", "))),
     ];
-    if !st.allow_headers.is_empty() {
-        policy.push(("allow_headers", s(st.allow_headers.join(", "))));
+    if !st.allow_headers().is_empty() {
+        policy.push(("allow_headers", s(st.allow_headers().join(", "))));
     }
-    if !st.expose_headers.is_empty() {
-        policy.push(("expose_headers", s(st.expose_headers.join(", "))));
+    if !st.expose_headers().is_empty() {
+        policy.push(("expose_headers", s(st.expose_headers().join(", "))));
     }
-    policy.push(("max_age", s(st.max_age.to_string())));
-    policy.push(("allow_credentials", Y::B(st.credentials)));
-    policy.push(("allow_private_network_access", Y::B(st.private_network)));
+    policy.push(("max_age", s(st.max_age().to_string())));
+    policy.push(("allow_credentials", Y::B(st.credentials())));
+    policy.push(("allow_private_network_access", Y::B(st.private_network())));
     // Refused preflights are answered by Envoy (200, no CORS headers), never forwarded.
     policy.push(("forward_not_matching_preflights", Y::B(false)));
     Y::M(vec![
@@ -260,7 +260,7 @@ fn quote(text: &str) -> String {
 fn partial(t: &Target<'_>) -> Vec<String> {
     let mut out = Vec::new();
     let cop: Vec<String> =
-        t.rule_sets.iter().filter(|s| s.settings.cross_origin_protection).map(RuleSet::label).collect();
+        t.rule_sets.iter().filter(|s| s.rules.cross_origin_protection()).map(RuleSet::label).collect();
     if !cop.is_empty() {
         out.push(format!(
             "cross_origin_protection ({}): Envoy's CORS filter has no cross-origin request \
@@ -270,10 +270,10 @@ fn partial(t: &Target<'_>) -> Vec<String> {
         ));
     }
     for set in &t.rule_sets {
-        let missing: Vec<&str> = corsguard::Settings::DEFAULT_METHODS
+        let missing: Vec<&str> = corsguard::Rules::DEFAULT_METHODS
             .iter()
             .copied()
-            .filter(|m| !set.settings.methods.iter().any(|x| x == m))
+            .filter(|m| !set.rules.methods().iter().any(|x| x == m))
             .collect();
         if !missing.is_empty() {
             out.push(format!(

@@ -59,7 +59,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
     let _ = writeln!(
         o,
         "    acl corsguard_acrh_size_ok var(txn.corsguard_acrh_len) -m int le {}",
-        corsguard::headers::MAX_REQUEST_HEADERS_LEN
+        corsguard::limits::MAX_REQUEST_HEADERS_LEN
     );
     line(&mut o, "    acl corsguard_options method -m str OPTIONS");
     line(&mut o, "    acl corsguard_safe_method method -m str GET HEAD OPTIONS");
@@ -72,7 +72,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
     let _ = writeln!(
         o,
         "    acl corsguard_origin_canonical req.fhdr(origin) -m reg '^(?=.{{1,{}}}$){}$'",
-        corsguard::origin::MAX_ORIGIN_LEN,
+        corsguard::limits::MAX_ORIGIN_LEN,
         regex::any_origin(Dialect::Pcre, false)
     );
     line(&mut o, "    acl corsguard_host_is_origin req.fhdr(host,1),strcmp(txn.corsguard_authority) eq 0");
@@ -84,20 +84,20 @@ pub fn render(t: &Target<'_>) -> Rendered {
         let _ = writeln!(
             o,
             "    acl corsguard_origin_{i} req.fhdr(origin) -m reg '{}'",
-            regex::origins(&s.settings.origins, Dialect::Pcre)
+            regex::origins(s.rules.origins(), Dialect::Pcre)
         );
         let _ = writeln!(
             o,
             "    acl corsguard_acrm_{i} req.fhdr(access-control-request-method) -m reg '{}'",
-            regex::methods(&s.settings.methods)
+            regex::methods(s.rules.methods())
         );
         let _ = writeln!(
             o,
             "    acl corsguard_acrh_{i} var(txn.corsguard_acrh) -m reg -i '{}'",
-            regex::request_headers(&s.settings.allow_headers)
+            regex::request_headers(s.rules.allow_headers())
         );
         // `method -m str` keeps the comparison case-sensitive, as Fetch's is.
-        let _ = writeln!(o, "    acl corsguard_method_{i} method -m str {}", s.settings.methods.join(" "));
+        let _ = writeln!(o, "    acl corsguard_method_{i} method -m str {}", s.rules.methods().join(" "));
     }
 
     line(&mut o, "\n    # A preflight is OPTIONS with Origin and Access-Control-Request-Method.");
@@ -154,7 +154,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
     );
     line(&mut o, "    http-request set-var(txn.corsguard_same) bool(1) if !corsguard_sfs_present !corsguard_has_origin");
     line(&mut o, "    http-request set-var(txn.corsguard_same) bool(1) if !corsguard_sfs_present corsguard_host_is_origin");
-    for s in sets.iter().filter(|s| s.settings.cross_origin_protection) {
+    for s in sets.iter().filter(|s| s.rules.cross_origin_protection()) {
         let _ = writeln!(
             o,
             "    http-request set-var(txn.corsguard_state) str(cross_origin_refused) if !corsguard_preflight \
@@ -173,7 +173,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
     line(&mut o, "    http-request set-var(txn.corsguard_origin) req.fhdr(origin) if corsguard_ok");
     // Only a route that allows it answers a Private Network Access preflight with the header;
     // elsewhere that preflight is decided like any other.
-    for s in sets.iter().filter(|s| s.settings.private_network) {
+    for s in sets.iter().filter(|s| s.rules.private_network()) {
         let _ = writeln!(
             o,
             "    http-request set-var(txn.corsguard_pna) bool(1) if corsguard_preflight_ok corsguard_pna_asked corsguard_route_{}",
@@ -200,39 +200,39 @@ pub fn render(t: &Target<'_>) -> Rendered {
             o,
             "    http-after-response set-header Access-Control-Allow-Origin {acao} if corsguard_ok {r}"
         );
-        if s.settings.credentials {
+        if s.rules.credentials() {
             let _ = writeln!(o, "    http-after-response set-header Access-Control-Allow-Credentials true if corsguard_ok {r}");
         }
-        if !s.settings.methods.is_empty() {
+        if !s.rules.methods().is_empty() {
             let _ = writeln!(
                 o,
                 "    http-after-response set-header Access-Control-Allow-Methods \"{}\" if corsguard_preflight_ok {r}",
-                s.settings.methods.join(", ")
+                s.rules.methods().join(", ")
             );
         }
-        if !s.settings.allow_headers.is_empty() {
+        if !s.rules.allow_headers().is_empty() {
             let _ = writeln!(
                 o,
                 "    http-after-response set-header Access-Control-Allow-Headers \"{}\" if corsguard_preflight_ok {r}",
-                s.settings.allow_headers.join(", ")
+                s.rules.allow_headers().join(", ")
             );
         }
         let _ = writeln!(
             o,
             "    http-after-response set-header Access-Control-Max-Age {} if corsguard_preflight_ok {r}",
-            s.settings.max_age
+            s.rules.max_age()
         );
-        if !s.settings.expose_headers.is_empty() {
+        if !s.rules.expose_headers().is_empty() {
             let _ = writeln!(
                 o,
                 "    http-after-response set-header Access-Control-Expose-Headers \"{}\" if corsguard_actual_ok {r}",
-                s.settings.expose_headers.join(", ")
+                s.rules.expose_headers().join(", ")
             );
         }
         let _ = writeln!(
             o,
             "    http-after-response add-header Vary \"{}\" if corsguard_answered_preflight {r}",
-            preflight_vary(s.settings)
+            preflight_vary(s.rules)
         );
     }
     line(&mut o, "    http-after-response set-header Access-Control-Allow-Private-Network true if corsguard_preflight_ok corsguard_pna_yes");

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use corsguard::Settings;
+use corsguard::{OriginPattern, Rules};
+
+use corsguard_cli::serve::settings::{WrittenKeys, DEFAULT_LISTEN};
 
 use crate::{policy_file, USAGE};
 
@@ -25,7 +27,6 @@ pub mod regex;
 
 /// Exit status when the target cannot express the whole policy and `--allow-partial` is absent.
 const PARTIAL: u8 = 3;
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_UPSTREAM: &str = "http://127.0.0.1:3000";
 
 /// Compile a policy into nginx, HAProxy or Envoy configuration
@@ -94,14 +95,14 @@ pub struct RuleSet<'p> {
     pub index: usize,
     /// The route's path prefix.
     pub prefix: Option<&'p str>,
-    /// The canonical settings.
-    pub settings: &'p Settings,
+    /// The rules.
+    pub rules: &'p Rules,
 }
 
 impl RuleSet<'_> {
     /// True when the response carries `*` rather than the request's origin.
     pub fn star(&self) -> bool {
-        !self.settings.credentials && self.settings.origins.contains(&corsguard::pattern::OriginPattern::Any)
+        !self.rules.credentials() && self.rules.origins().iter().any(OriginPattern::is_any)
     }
 
     /// A human name for comments: `profile` or `route /public/`.
@@ -173,18 +174,10 @@ pub fn run(args: ExportArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let (file, _) = corsguard::config::parse(&source);
-    let gateway = &file.gateway;
-    let listen_text = args
-        .listen
-        .clone()
-        .or_else(|| gateway.listen.as_ref().map(|l| l.value.clone()))
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let upstream_text = args
-        .upstream
-        .clone()
-        .or_else(|| gateway.upstream.as_ref().map(|u| u.value.clone()))
-        .unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned());
+    let written = WrittenKeys::read(&source);
+    let listen_text = args.listen.clone().or(written.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let upstream_text =
+        args.upstream.clone().or(written.upstream).unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned());
     let listen: SocketAddr = match listen_text.parse() {
         Ok(addr) => addr,
         Err(_) => {
@@ -201,9 +194,9 @@ pub fn run(args: ExportArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let mut rule_sets = vec![RuleSet { index: 0, prefix: None, settings: policy.rules().settings() }];
-    for (i, (prefix, rules)) in policy.routes().enumerate() {
-        rule_sets.push(RuleSet { index: i + 1, prefix: Some(prefix), settings: rules.settings() });
+    let mut rule_sets = vec![RuleSet { index: 0, prefix: None, rules: policy.rules() }];
+    for (i, route) in policy.routes().enumerate() {
+        rule_sets.push(RuleSet { index: i + 1, prefix: route.prefix(), rules: route.rules() });
     }
     let target = Target {
         source: args.config.display().to_string(),
@@ -218,7 +211,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
         Format::Envoy => (envoy::render(&target), "#"),
     };
     let mut notes = rendered.notes.clone();
-    if gateway.mode.as_ref().is_some_and(|m| m.value == "report") {
+    if written.mode.as_deref() == Some("report") {
         notes.push(
             "[gateway] mode = \"report\" applies to `corsguard serve` only: this configuration \
              enforces the policy"
@@ -295,8 +288,8 @@ pub const RESPONSE_HEADERS: &[&str] = &[
 ];
 
 /// `Vary` on preflight answers, as the engine sends it.
-pub fn preflight_vary(settings: &Settings) -> &'static str {
-    if settings.private_network {
+pub fn preflight_vary(rules: &Rules) -> &'static str {
+    if rules.private_network() {
         "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, \
          Access-Control-Request-Private-Network"
     } else {

@@ -40,23 +40,21 @@ pub fn render(t: &Target<'_>) -> Rendered {
 
     line(&mut o, "# The Origin is canonical and allowed (exact origins and generated patterns only).");
     route_map(&mut o, "$http_origin", "origin_ok", "~", sets, |s| {
-        Some(regex::origins(&s.settings.origins, Dialect::Pcre))
+        Some(regex::origins(s.rules.origins(), Dialect::Pcre))
     });
     line(&mut o, "# Access-Control-Request-Method is one of `methods` (case-sensitive).");
     route_map(&mut o, "$http_access_control_request_method", "acrm_ok", "~", sets, |s| {
-        Some(regex::methods(&s.settings.methods))
+        Some(regex::methods(s.rules.methods()))
     });
     line(&mut o, "# Access-Control-Request-Headers: allowed names only (case-insensitive), at most 4096 bytes and 64 names.");
     route_map(&mut o, "$http_access_control_request_headers", "acrh_ok", "~*", sets, |s| {
-        Some(regex::request_headers(&s.settings.allow_headers))
+        Some(regex::request_headers(s.rules.allow_headers()))
     });
     line(&mut o, "# The request's own method is one of `methods` (actual requests).");
-    route_map(&mut o, "$request_method", "method_ok", "~", sets, |s| {
-        Some(regex::methods(&s.settings.methods))
-    });
+    route_map(&mut o, "$request_method", "method_ok", "~", sets, |s| Some(regex::methods(s.rules.methods())));
     line(&mut o, "# Cross-origin protection applies: it is on for these rules and the method is unsafe.");
     route_map(&mut o, "$request_method", "guarded", "~", sets, |s| {
-        s.settings.cross_origin_protection.then(|| format!("^(?!{SAFE_METHODS}$)"))
+        s.rules.cross_origin_protection().then(|| format!("^(?!{SAFE_METHODS}$)"))
     });
 
     line(
@@ -68,7 +66,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
         o,
         "map \"$corsguard_route|$http_access_control_request_private_network\" $corsguard_pna {{"
     );
-    for s in sets.iter().filter(|s| s.settings.private_network) {
+    for s in sets.iter().filter(|s| s.rules.private_network()) {
         let _ = writeln!(o, "    \"~^{}\\|true$\" yes;", s.index);
     }
     line(&mut o, "    default \"\";\n}\n");
@@ -88,7 +86,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
     let _ = writeln!(
         o,
         "    \"~^\\|([^|]*)\\|(?=[^|]{{1,{}}}$)(?={any}$)[a-z][a-z0-9+.-]*://\\1$\" 1;",
-        corsguard::origin::MAX_ORIGIN_LEN
+        corsguard::limits::MAX_ORIGIN_LEN
     );
     line(&mut o, "    default 0;\n}\n");
 
@@ -105,29 +103,25 @@ pub fn render(t: &Target<'_>) -> Rendered {
         Some(("(?:preflight_ok|actual_ok)", value))
     });
     header_map(&mut o, "acac", sets, |s| {
-        s.settings.credentials.then(|| ("(?:preflight_ok|actual_ok)", "true".to_owned()))
+        s.rules.credentials().then(|| ("(?:preflight_ok|actual_ok)", "true".to_owned()))
     });
     header_map(&mut o, "acam", sets, |s| {
-        (!s.settings.methods.is_empty()).then(|| ("preflight_ok", quote(&s.settings.methods.join(", "))))
+        (!s.rules.methods().is_empty()).then(|| ("preflight_ok", quote(&s.rules.methods().join(", "))))
     });
     header_map(&mut o, "acah", sets, |s| {
-        (!s.settings.allow_headers.is_empty())
-            .then(|| ("preflight_ok", quote(&s.settings.allow_headers.join(", "))))
+        (!s.rules.allow_headers().is_empty())
+            .then(|| ("preflight_ok", quote(&s.rules.allow_headers().join(", "))))
     });
-    header_map(&mut o, "acma", sets, |s| Some(("preflight_ok", s.settings.max_age.to_string())));
+    header_map(&mut o, "acma", sets, |s| Some(("preflight_ok", s.rules.max_age().to_string())));
     header_map(&mut o, "aceh", sets, |s| {
-        (!s.settings.expose_headers.is_empty())
-            .then(|| ("actual_ok", quote(&s.settings.expose_headers.join(", "))))
+        (!s.rules.expose_headers().is_empty())
+            .then(|| ("actual_ok", quote(&s.rules.expose_headers().join(", "))))
     });
     line(&mut o, "map \"$corsguard_state|$corsguard_pna\" $corsguard_acapn {\n    \"~^preflight_ok\\|yes$\" true;\n    default \"\";\n}\n");
     let _ = writeln!(o, "map \"$corsguard_state|$corsguard_route\" $corsguard_vary {{");
     for s in sets {
-        let _ = writeln!(
-            o,
-            "    \"~^preflight_(?:ok|refused)\\|{}$\" \"{}\";",
-            s.index,
-            preflight_vary(s.settings)
-        );
+        let _ =
+            writeln!(o, "    \"~^preflight_(?:ok|refused)\\|{}$\" \"{}\";", s.index, preflight_vary(s.rules));
     }
     line(&mut o, "    default Origin;\n}\n");
 

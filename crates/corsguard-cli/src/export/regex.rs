@@ -2,7 +2,7 @@
 //!
 //! Users never write a regex: each one here is built from canonical [`OriginPattern`]s and
 //! header names, anchored, with every literal byte escaped, and mirrors the strict grammar of
-//! [`corsguard::origin::Origin::parse`] (lowercase labels of `[a-z0-9_-]`, no explicit default
+//! [`corsguard::Origin::parse`] (lowercase labels of `[a-z0-9_-]`, no explicit default
 //! port, no leading zeros in ports, canonical dotted-quad IPv4), so that a proxy matching these
 //! expressions admits exactly the origins corsguard's own engine admits.
 //!
@@ -10,9 +10,10 @@
 //! (Envoy's `safe_regex`), which has none; what RE2 cannot say is listed by
 //! [`re2_limitations`].
 
-use corsguard::headers::{MAX_REQUEST_HEADERS_LEN, MAX_REQUEST_HEADER_NAMES};
-use corsguard::origin::{default_port, MAX_ORIGIN_LEN};
-use corsguard::pattern::{OriginPattern, PortSpec};
+use corsguard::limits::MAX_ORIGIN_LEN;
+use corsguard::limits::{MAX_REQUEST_HEADERS_LEN, MAX_REQUEST_HEADER_NAMES};
+use corsguard::Origin;
+use corsguard::{OriginPattern, PortSpec};
 
 /// Which regex engine reads the expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,11 +71,10 @@ pub fn escape(literal: &str) -> String {
 /// The expression, unanchored, for the origins one pattern admits. Ready to sit in an
 /// alternation between `^(?:` and `)$`.
 pub fn pattern(p: &OriginPattern, dialect: Dialect) -> String {
-    match p {
-        OriginPattern::Any => any_origin(dialect, false),
-        OriginPattern::Host { scheme, host, subdomains, port } => {
+    match (p.scheme(), p.host(), p.port()) {
+        (Some(scheme), Some(host), Some(port)) => {
             let mut out = format!("{}://", escape(scheme));
-            if *subdomains {
+            if p.includes_subdomains() {
                 if dialect == Dialect::Pcre {
                     out += &format!("(?={HOST_CHARS}{{1,{MAX_HOST_LEN}}}(?!{HOST_CHARS}))");
                 }
@@ -85,10 +85,13 @@ pub fn pattern(p: &OriginPattern, dialect: Dialect) -> String {
             out += &match port {
                 PortSpec::Default => String::new(),
                 PortSpec::Port(p) => format!(":{p}"),
-                PortSpec::Any => format!("(?::{})?", port_regex(default_port(scheme))),
+                PortSpec::Any => format!("(?::{})?", port_regex(Origin::default_port(scheme))),
+                // A port rule this exporter does not know: match nothing rather than too much.
+                _ => "(?!)".to_owned(),
             };
             out
         }
+        _ => any_origin(dialect, false),
     }
 }
 

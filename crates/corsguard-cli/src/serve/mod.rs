@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use corsguard::{Diagnostic, Policy, PolicyHandle, Severity};
+use corsguard::{Diagnostic, LintCode, Policy, PolicyHandle, Severity};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
@@ -130,27 +130,38 @@ pub fn run(args: ServeArgs) -> ExitCode {
         }
     };
     let overrides = Overrides { listen: args.listen.clone(), upstream: args.upstream.clone() };
-    let settings = match Settings::from_file_text(&text, &path, &overrides) {
-        Ok(settings) => settings,
-        Err(errors) => {
-            for message in errors {
-                error!("{message}");
-            }
-            return ExitCode::from(USAGE);
-        }
-    };
+    let display = path.display().to_string();
+    // The policy first: for a file that is not TOML, its parse errors are the whole story.
     let policy = match Policy::from_toml(&text, args.profile.as_deref()) {
         Ok(policy) => policy,
         Err(diags) => {
             for d in diags.iter() {
-                log_diagnostic(&path.display().to_string(), d);
+                log_diagnostic(&display, d);
             }
             error!(errors = diags.errors(), "the policy has errors; fix them first (see `corsguard check`)");
             return ExitCode::FAILURE;
         }
     };
+    let settings = match Settings::from_file_text(&text, &path, &overrides) {
+        Ok(settings) => settings,
+        Err(diags) => {
+            for d in diags.iter() {
+                log_diagnostic(&display, d);
+            }
+            // No upstream anywhere, neither in the file nor on the command line, is a usage
+            // error (exit 2); anything wrong in what the file says is a policy error (exit 1).
+            if diags.iter().all(|d| d.code == LintCode::InvalidUpstream && d.span.is_none()) {
+                return ExitCode::from(2);
+            }
+            error!(
+                errors = diags.errors(),
+                "the [gateway] table has errors; fix them first (see `corsguard check`)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     for d in policy.warnings().iter() {
-        log_diagnostic(&path.display().to_string(), d);
+        log_diagnostic(&display, d);
     }
     // Connections are served on the gateway's own worker threads (one per core); this runtime
     // only accepts, reloads, answers the admin endpoints and waits for signals.
@@ -301,10 +312,28 @@ pub(crate) fn log_diagnostic(path: &str, d: &Diagnostic) {
     let profile = d.profile.as_deref().unwrap_or("");
     match d.severity {
         Severity::Error => {
-            error!(path, line, column, code = d.code, profile, help = d.help.as_str(), "{}", d.message)
+            error!(
+                path,
+                line,
+                column,
+                code = d.code.as_str(),
+                profile,
+                help = d.help.as_str(),
+                "{}",
+                d.message
+            )
         }
-        Severity::Warning => {
-            warn!(path, line, column, code = d.code, profile, help = d.help.as_str(), "{}", d.message)
+        _ => {
+            warn!(
+                path,
+                line,
+                column,
+                code = d.code.as_str(),
+                profile,
+                help = d.help.as_str(),
+                "{}",
+                d.message
+            )
         }
     }
 }

@@ -3,32 +3,26 @@
 //! Preflights come in few shapes: the users of one front-end send the same origin, method and
 //! request headers again and again, and under one policy the same shape always gets the same
 //! answer. So each worker keeps the headers of the allowed preflights it answered, keyed by
-//! everything the decision reads: the rules the path selects, and the `Origin`,
-//! `Access-Control-Request-Method`, `Access-Control-Request-Headers` and
-//! `Access-Control-Request-Private-Network` values, byte for byte. A hit skips the decision
-//! and the building of the header map.
+//! [`Policy::preflight_key`], which the engine writes next to the decision from everything the
+//! decision of a preflight reads. A hit skips the decision.
 //!
 //! - Refused preflights are not remembered: each one is decided and logged.
 //! - The cache belongs to one policy; after a reload the first preflight empties it.
 //! - It holds at most [`CAPACITY`] answers and starts over when full, so requests of endless
 //!   new shapes cost an insertion each and no more memory.
-//! - The remembered values are copies: cloning them touches reference counts of this worker
-//!   only, not ones every worker shares.
+//! - The remembered values are copies ([`OwnedCorsHeaders::unshared`]): cloning them touches
+//!   reference counts of this worker only, not ones every worker shares.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use foldhash::fast::RandomState;
 
-use corsguard::{Policy, PolicyGuard, Rules};
-use http::header::{HeaderName, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
-use http::{HeaderMap, HeaderValue, Request};
+use corsguard::{OwnedCorsHeaders, Policy, PolicyGuard};
+use http::Request;
 
 /// Most answers one worker remembers.
 pub(crate) const CAPACITY: usize = 512;
-
-const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
-    HeaderName::from_static("access-control-request-private-network");
 
 /// One worker's remembered answers. The lock is never contended (a worker is one thread);
 /// it only makes the cache shareable with the worker's connection tasks.
@@ -42,7 +36,7 @@ struct Inner {
     /// The policy the answers were decided under; held so that its address cannot be reused
     /// by a later policy while answers of this one are kept.
     policy: Option<Arc<Policy>>,
-    answers: HashMap<Box<[u8]>, HeaderMap, RandomState>,
+    answers: HashMap<Box<[u8]>, OwnedCorsHeaders, RandomState>,
     /// Scratch space for building a key, kept to spare an allocation per lookup.
     key: Vec<u8>,
 }
@@ -50,7 +44,7 @@ struct Inner {
 impl PreflightCache {
     /// The headers of the answer to `request`, when this worker allowed a preflight of the
     /// same shape under `policy`.
-    pub(crate) fn get<B>(&self, policy: &PolicyGuard, request: &Request<B>) -> Option<HeaderMap> {
+    pub(crate) fn get<B>(&self, policy: &PolicyGuard, request: &Request<B>) -> Option<OwnedCorsHeaders> {
         let mut inner = self.inner.lock().ok()?;
         let inner = &mut *inner;
         if !inner.is_for(policy) {
@@ -59,12 +53,15 @@ impl PreflightCache {
             inner.answers.clear();
             return None;
         }
-        write_key(&mut inner.key, policy.rules_for(request.uri().path()), request);
+        inner.key.clear();
+        if !policy.preflight_key(request, &mut inner.key) {
+            return None;
+        }
         inner.answers.get(inner.key.as_slice()).cloned()
     }
 
     /// Remembers `headers`, the answer to `request`, an allowed preflight under `policy`.
-    pub(crate) fn insert<B>(&self, policy: &PolicyGuard, request: &Request<B>, headers: &HeaderMap) {
+    pub(crate) fn insert<B>(&self, policy: &PolicyGuard, request: &Request<B>, headers: &OwnedCorsHeaders) {
         let Ok(mut inner) = self.inner.lock() else { return };
         let inner = &mut *inner;
         if !inner.is_for(policy) {
@@ -74,9 +71,10 @@ impl PreflightCache {
         if inner.answers.len() >= CAPACITY {
             inner.answers.clear();
         }
-        write_key(&mut inner.key, policy.rules_for(request.uri().path()), request);
-        let copy = headers.iter().map(|(name, value)| (name.clone(), copy_value(value))).collect();
-        inner.answers.insert(inner.key.as_slice().into(), copy);
+        inner.key.clear();
+        if policy.preflight_key(request, &mut inner.key) {
+            inner.answers.insert(inner.key.as_slice().into(), headers.unshared());
+        }
     }
 
     /// How many answers are remembered.
@@ -92,37 +90,6 @@ impl Inner {
     }
 }
 
-/// The key: which rules apply, then every value of the keyed headers, each tagged with its
-/// header and ended by a LF, in the order the request has them. Header values cannot contain
-/// LF, so equal keys mean equal values of each keyed header, in the same order (`a,b` in one
-/// line differs from `a` and `b` in two). One pass over the headers costs less than a lookup
-/// of each name.
-fn write_key<B>(key: &mut Vec<u8>, rules: &Rules, request: &Request<B>) {
-    key.clear();
-    key.extend_from_slice(&(rules as *const Rules as usize).to_ne_bytes());
-    for (name, value) in request.headers() {
-        let tag = if name == ORIGIN {
-            b'o'
-        } else if name == ACCESS_CONTROL_REQUEST_METHOD {
-            b'm'
-        } else if name == ACCESS_CONTROL_REQUEST_HEADERS {
-            b'h'
-        } else if name == ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK {
-            b'p'
-        } else {
-            continue;
-        };
-        key.push(tag);
-        key.extend_from_slice(value.as_bytes());
-        key.push(b'\n');
-    }
-}
-
-fn copy_value(value: &HeaderValue) -> HeaderValue {
-    // Bytes of a valid value are valid; the fallback only keeps this panic-free.
-    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,10 +103,11 @@ mod tests {
         request.body(()).unwrap()
     }
 
-    fn answer(text: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("access-control-allow-origin", HeaderValue::from_str(text).unwrap());
-        headers
+    /// The answer `policy` gives `origin`'s allowed preflight.
+    fn answer(origin: &str) -> OwnedCorsHeaders {
+        let policy = Policy::from_toml(TOML, None).unwrap();
+        let request = preflight("/", &[("origin", origin), ("access-control-request-method", "GET")]);
+        policy.decide(&request).headers().to_owned()
     }
 
     const TOML: &str = r#"
@@ -162,7 +130,7 @@ origins = ["*"]
         assert!(cache.get(&handle.load(), &request).is_none());
         cache.insert(&handle.load(), &request, &answer("https://app.example.com"));
         let hit = cache.get(&handle.load(), &request).expect("remembered");
-        assert_eq!(hit["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(hit.allow_origin().unwrap(), "https://app.example.com");
         // Another path under the same rules is the same shape.
         assert!(cache.get(&handle.load(), &preflight("/api/other", &base)).is_some());
 
@@ -197,7 +165,7 @@ origins = ["*"]
                 "/",
                 &[("origin", "https://app.example.com"), ("access-control-request-method", &method)],
             );
-            cache.insert(&handle.load(), &request, &answer("x"));
+            cache.insert(&handle.load(), &request, &answer("https://app.example.com"));
             assert!(cache.len() <= CAPACITY);
         }
         assert_eq!(cache.len(), 10);
@@ -251,13 +219,12 @@ origins = ["*"]
             for request in &requests {
                 let policy = handle.load();
                 let decision = policy.decide(request);
-                let allowed_preflight = decision.kind == corsguard::RequestKind::Preflight && decision.allowed;
-                let mut fresh = HeaderMap::new();
-                decision.headers.apply_to(&mut fresh);
+                let allowed_preflight = decision.kind() == corsguard::RequestKind::Preflight && decision.is_allowed();
+                let fresh = decision.headers().to_owned();
                 match cache.get(&policy, request) {
                     Some(remembered) => {
                         proptest::prop_assert!(allowed_preflight, "{:?}", request.headers());
-                        proptest::prop_assert_eq!(remembered, fresh);
+                        proptest::prop_assert_eq!(remembered.into_header_map(), fresh.clone().into_header_map());
                     }
                     None if allowed_preflight => cache.insert(&policy, request, &fresh),
                     None => {}

@@ -32,8 +32,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use corsguard::decision::OwnedCorsHeaders;
-use corsguard::{Policy, PolicyHandle, Reason, RequestKind};
+use corsguard::{Action, OwnedCorsHeaders, OwnedDecision, PolicyHandle, Reason, RequestKind};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, TRANSFER_ENCODING};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
@@ -496,30 +495,6 @@ impl Drop for OpenConnection {
     }
 }
 
-/// The owned result of a decision, so it can outlive the policy guard and the request.
-struct Verdict {
-    kind: RequestKind,
-    allowed: bool,
-    forwarded: bool,
-    status: Option<StatusCode>,
-    reason: Reason,
-    headers: OwnedCorsHeaders,
-}
-
-impl Verdict {
-    fn of(policy: &Policy, request: &Request<Incoming>) -> Verdict {
-        let decision = policy.decide(request);
-        Verdict {
-            kind: decision.kind,
-            allowed: decision.allowed,
-            forwarded: decision.forwarded,
-            status: decision.status,
-            reason: decision.reason,
-            headers: decision.headers.to_owned_headers(),
-        }
-    }
-}
-
 /// What the gateway made of a request: its answer, or the wait for the upstream's.
 ///
 /// Deciding and rewriting the request are synchronous, so only the wait for the upstream is a
@@ -550,37 +525,35 @@ impl Shared {
         }
         let mode = self.mode.get();
         let policy = self.policy.load();
-        if mode == Mode::Enforce && request.method() == Method::OPTIONS {
+        if mode == Mode::Enforce {
             if let Some(headers) = self.preflights.get(&policy, &request) {
                 self.metrics.request(RequestKind::Preflight, true, Reason::Allowed);
                 let mut response = answer(StatusCode::NO_CONTENT, Bytes::new());
-                *response.headers_mut() = headers;
+                headers.apply_to(response.headers_mut());
                 return Handled::Answered(response);
             }
         }
-        let verdict = Verdict::of(&policy, &request);
-        self.metrics.request(verdict.kind, verdict.allowed, verdict.reason);
-        if !verdict.allowed {
-            log_refusal(&verdict, &request, mode);
+        let decision = policy.decide(&request).into_owned();
+        self.metrics.request(decision.kind(), decision.is_allowed(), decision.reason());
+        if !decision.is_allowed() {
+            log_refusal(&decision, &request, mode);
         }
-        match mode {
-            Mode::Enforce => {
-                if let (false, Some(status)) = (verdict.forwarded, verdict.status) {
-                    let remember = verdict.kind == RequestKind::Preflight && verdict.allowed;
-                    let response = local_answer(status, verdict);
-                    if remember {
-                        self.preflights.insert(&policy, &request, response.headers());
-                    }
-                    return Handled::Answered(response);
+        match (mode, decision.action()) {
+            (Mode::Enforce, Action::Answer(status)) => {
+                if decision.kind() == RequestKind::Preflight && decision.is_allowed() {
+                    self.preflights.insert(&policy, &request, decision.headers());
                 }
-                drop(policy);
-                self.forward(request, client, Some(verdict.headers))
+                Handled::Answered(local_answer(status, decision))
             }
-            Mode::Report => self.forward(request, client, None),
+            (Mode::Enforce, _) => {
+                drop(policy);
+                self.forward(request, client, Some(decision.into_headers()))
+            }
+            (Mode::Report, _) => self.forward(request, client, None),
         }
     }
 
-    /// Sends the request upstream and streams the answer back; `cors` are the verdict's
+    /// Sends the request upstream and streams the answer back; `cors` are the decision's
     /// headers, which replace the upstream's CORS headers (none in report mode).
     fn forward(
         self: &Arc<Self>,
@@ -707,16 +680,16 @@ fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade
     });
 }
 
-fn log_refusal(verdict: &Verdict, request: &Request<Incoming>, mode: Mode) {
+fn log_refusal(decision: &OwnedDecision, request: &Request<Incoming>, mode: Mode) {
     let origin = request.headers().get(ORIGIN).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let action = match (mode, verdict.forwarded) {
+    let action = match (mode, decision.is_forwarded()) {
         (Mode::Report, _) => "reported",
         (Mode::Enforce, false) => "refused",
         (Mode::Enforce, true) => "forwarded without CORS headers",
     };
     info!(
-        reason = verdict.reason.code(),
-        kind = verdict.kind.as_str(),
+        reason = decision.reason().code(),
+        kind = decision.kind().as_str(),
         mode = mode.as_str(),
         action,
         method = %request.method(),
@@ -757,8 +730,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// 204 or 403 answered by the gateway itself.
-fn local_answer(status: StatusCode, verdict: Verdict) -> Response<Body> {
-    let body = if verdict.reason == Reason::CrossOriginRequest {
+fn local_answer(status: StatusCode, decision: OwnedDecision) -> Response<Body> {
+    let body = if decision.reason() == Reason::CrossOriginRequest {
         Bytes::from_static(b"cross-origin request refused\n")
     } else {
         Bytes::new()
@@ -767,7 +740,7 @@ fn local_answer(status: StatusCode, verdict: Verdict) -> Response<Body> {
     if status != StatusCode::NO_CONTENT {
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     }
-    verdict.headers.apply_to(response.headers_mut());
+    decision.into_headers().to_owned().apply_to(response.headers_mut());
     response
 }
 

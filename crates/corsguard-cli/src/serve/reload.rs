@@ -134,11 +134,11 @@ impl Reloader {
         let settings = match &self.settings {
             Some(_) => match Settings::from_file_text(text, &self.path, &self.overrides) {
                 Ok(settings) => Some(settings),
-                Err(errors) => {
-                    for message in &errors {
-                        error!(path, message = message.as_str(), "invalid [gateway] table");
+                Err(diags) => {
+                    for d in diags.iter() {
+                        log_diagnostic(&path, d);
                     }
-                    return self.refused(&path, errors.len());
+                    return self.refused(&path, diags.errors());
                 }
             },
             None => None,

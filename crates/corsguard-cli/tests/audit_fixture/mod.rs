@@ -294,14 +294,14 @@ fn corsguard_engine(policy: &Option<corsguard::Policy>, req: &Request<Incoming>)
     };
     let decision = policy.decide(req);
     let mut headers = HeaderMap::new();
-    let (status, body) = match decision.status {
+    let (status, body) = match decision.status() {
         Some(status) => (status, ""),
         None => {
             headers = app_headers();
             (StatusCode::OK, APP_BODY)
         }
     };
-    decision.headers.apply_to(&mut headers);
+    decision.headers().to_owned().apply_to(&mut headers);
     build(status, headers, body)
 }
 

@@ -601,16 +601,16 @@ pub fn model(case: &Case) -> Answer {
     let request = builder.body(()).expect("request");
     let decision = policy.decide(&request);
     let mut headers = http::HeaderMap::new();
-    if decision.forwarded {
+    if decision.is_forwarded() {
         headers.insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
         headers.insert("access-control-allow-credentials", http::HeaderValue::from_static("true"));
         headers.insert("access-control-expose-headers", http::HeaderValue::from_static("X-Secret"));
         headers.insert("vary", http::HeaderValue::from_static("Accept-Encoding"));
     }
-    decision.headers.apply_to(&mut headers);
+    decision.headers().to_owned().apply_to(&mut headers);
     let get = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     Answer {
-        status: decision.status.map_or(200, |s| s.as_u16()),
+        status: decision.status().map_or(200, |s| s.as_u16()),
         acao: get("access-control-allow-origin"),
         acac: get("access-control-allow-credentials"),
         acam: get("access-control-allow-methods"),

@@ -1,12 +1,12 @@
 //! Turning the text of an `origins` entry into an [`OriginPattern`], with a precise error for
 //! every way it can be wrong.
 
-use super::{serialize, OriginPattern, ParsedPattern, PatternError, PatternErrorKind, PortSpec};
+use super::{serialize, OriginPattern, ParsedPattern, Pattern, PatternError, PatternErrorKind, PortSpec};
 use crate::origin::{default_port, is_loopback_host, Origin};
 
 pub(super) fn parse(text: &str) -> Result<ParsedPattern, PatternError> {
     if text == "*" {
-        return Ok(ParsedPattern { pattern: OriginPattern::Any, non_canonical: false });
+        return Ok(ParsedPattern { pattern: OriginPattern::ANY, non_canonical: false });
     }
     if text.eq_ignore_ascii_case("null") {
         return Err(error(
@@ -101,7 +101,7 @@ pub(super) fn parse(text: &str) -> Result<ParsedPattern, PatternError> {
             "anyone can register a name there; list the exact origins you own instead",
         ));
     }
-    let pattern = OriginPattern::Host { scheme, host, subdomains, port };
+    let pattern = OriginPattern(Pattern::Host { scheme, host, subdomains, port });
     let non_canonical = pattern.to_string() != text;
     Ok(ParsedPattern { pattern, non_canonical })
 }
