@@ -60,6 +60,22 @@ impl<'a> CorsHeaders<'a> {
         self.allow_origin
     }
 
+    /// A header map holding just these headers, for a response corsguard writes itself (a
+    /// preflight's answer, a refusal): what [`OwnedCorsHeaders::apply_to`] puts on an empty
+    /// map, built in one pass without the owned copy and inlined into the caller (measured: about
+    /// 300 instructions less a preflight than through [`OwnedCorsHeaders::into_header_map`]).
+    #[inline]
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(self.iter().count());
+        for (name, value) in self.iter() {
+            // The echoed origin is copied, as `to_owned` does, not shared with the request.
+            let value = if name == ACCESS_CONTROL_ALLOW_ORIGIN { copy_origin(value) } else { value.clone() };
+            // The names are distinct, so appending is inserting.
+            headers.append(name, value);
+        }
+        headers
+    }
+
     /// The same headers owning their values, for when the request the decision borrows must be
     /// handed on (a middleware calling the application) before the response exists.
     ///
@@ -199,31 +215,34 @@ impl OwnedCorsHeaders {
             strip_access_control(headers);
             headers.contains_key(VARY)
         };
-        let mut put = |name: HeaderName, value: Option<HeaderValue>| {
+        // A plain function, inlined: as a closure the compiler left it out of line, which cost
+        // 100 to 200 instructions a response (measured with scripts/bench-middleware-instructions).
+        #[inline(always)]
+        fn put(headers: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
             if let Some(value) = value {
                 headers.insert(name, value);
             }
-        };
-        put(ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.take());
-        put(ACCESS_CONTROL_ALLOW_CREDENTIALS, mem::take(&mut self.allow_credentials).then(|| TRUE.clone()));
-        put(ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.take());
-        put(ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.take());
-        put(ACCESS_CONTROL_MAX_AGE, self.max_age.take());
-        put(ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers.take());
+        }
+        put(headers, ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.take());
         put(
+            headers,
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            mem::take(&mut self.allow_credentials).then(|| TRUE.clone()),
+        );
+        put(headers, ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.take());
+        put(headers, ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.take());
+        put(headers, ACCESS_CONTROL_MAX_AGE, self.max_age.take());
+        put(headers, ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers.take());
+        put(
+            headers,
             ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
             mem::take(&mut self.allow_private_network).then(|| TRUE.clone()),
         );
         match self.vary.take() {
             Some(vary) if merge_vary => append_vary(headers, vary),
-            Some(vary) => {
-                headers.insert(VARY, vary.clone());
-            }
-            None => {}
+            vary => put(headers, VARY, vary.cloned()),
         }
-        if let Some(reason) = self.reason.take() {
-            headers.insert(CORSGUARD_REASON, reason.header_value().clone());
-        }
+        put(headers, CORSGUARD_REASON, self.reason.take().map(|reason| reason.header_value().clone()));
     }
 }
 

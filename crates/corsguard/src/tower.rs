@@ -245,7 +245,7 @@ where
             ResponseFuture { kind: Kind::Forwarded { future: inner.call(request), headers } }
         }
         Action::Answer(status) => {
-            let headers = decision.headers().to_owned().into_header_map();
+            let headers = decision.headers().to_header_map();
             ResponseFuture { kind: Kind::Answered { status, headers } }
         }
     }

@@ -162,6 +162,11 @@ fn applying_headers_follows_the_plain_definition() {
         let req = request(case);
         let d = policy.decide(&req);
         let decided: Vec<_> = d.headers().iter().map(|(n, v)| (n, v.clone())).collect();
+        // The map corsguard answers with is what `apply_to` puts on an empty one.
+        let mut empty = HeaderMap::new();
+        d.headers().to_owned().apply_to(&mut empty);
+        assert_eq!(d.headers().to_header_map(), empty, "{}", case.name);
+        assert_eq!(d.headers().to_owned().into_header_map(), empty, "{}", case.name);
         for upstream_vary in [None, Some("Accept-Encoding"), Some("origin"), Some("*")] {
             for upstream_cors in [false, true] {
                 let mut upstream = HeaderMap::new();
