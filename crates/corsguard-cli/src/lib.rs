@@ -7,3 +7,4 @@
 pub mod decision_json;
 pub mod demo;
 pub mod serve;
+pub mod tls_client;

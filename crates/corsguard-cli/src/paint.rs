@@ -1,6 +1,9 @@
-//! ANSI colours on a terminal, plain text everywhere else (and when `NO_COLOR` is set).
+//! Colours for the human output. Whether to colour is anstream's decision for the stream
+//! (`NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`, `TERM=dumb` and whether it is a terminal, as
+//! other command-line tools honour them); the styles are anstyle's.
 
-use std::io::IsTerminal;
+use anstream::{AutoStream, ColorChoice};
+use anstyle::{AnsiColor, Style};
 
 /// Colours for one output stream.
 #[derive(Clone, Copy, Debug)]
@@ -9,14 +12,18 @@ pub struct Paint {
 }
 
 impl Paint {
-    /// Colours when standard output is a terminal and `NO_COLOR` is unset.
+    /// Colours for standard output, as its environment asks.
     pub fn stdout() -> Paint {
-        Paint { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Paint::when(AutoStream::choice(&std::io::stdout()))
     }
 
-    /// Colours when standard error is a terminal and `NO_COLOR` is unset.
+    /// Colours for standard error, as its environment asks.
     pub fn stderr() -> Paint {
-        Paint { on: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Paint::when(AutoStream::choice(&std::io::stderr()))
+    }
+
+    fn when(choice: ColorChoice) -> Paint {
+        Paint { on: matches!(choice, ColorChoice::Always | ColorChoice::AlwaysAnsi) }
     }
 
     /// No colours.
@@ -25,31 +32,31 @@ impl Paint {
         Paint { on: false }
     }
 
-    fn wrap(self, code: &str, text: &str) -> String {
+    fn wrap(self, style: Style, text: &str) -> String {
         if self.on {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_owned()
         }
     }
 
     pub fn red(self, text: &str) -> String {
-        self.wrap("1;31", text)
+        self.wrap(AnsiColor::Red.on_default().bold(), text)
     }
 
     pub fn yellow(self, text: &str) -> String {
-        self.wrap("1;33", text)
+        self.wrap(AnsiColor::Yellow.on_default().bold(), text)
     }
 
     pub fn green(self, text: &str) -> String {
-        self.wrap("1;32", text)
+        self.wrap(AnsiColor::Green.on_default().bold(), text)
     }
 
     pub fn blue(self, text: &str) -> String {
-        self.wrap("1;34", text)
+        self.wrap(AnsiColor::Blue.on_default().bold(), text)
     }
 
     pub fn bold(self, text: &str) -> String {
-        self.wrap("1", text)
+        self.wrap(Style::new().bold(), text)
     }
 }

@@ -323,3 +323,26 @@ fn the_readme_lists_every_lint_code() {
     assert_eq!(errors, expected(corsguard::Severity::Error), "the README's errors column");
     assert_eq!(warnings, expected(corsguard::Severity::Warning), "the README's warnings column");
 }
+
+/// Colours follow the conventions other tools honour: none into a pipe, `CLICOLOR_FORCE` turns
+/// them on anyway, `NO_COLOR` wins over it.
+#[test]
+fn colours_honour_no_color_and_clicolor_force() {
+    let path = temp_policy("colours.toml", "[policy]\norigins = [\"*\"]\ncredentials = true\n");
+    let run = |env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_corsguard"));
+        command.args(["check", &path]).env_remove("CORSGUARD_PROFILE");
+        for var in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "CI"] {
+            command.env_remove(var);
+        }
+        command.envs(env.iter().copied());
+        let out = command.output().expect("run corsguard check");
+        assert_eq!(out.status.code(), Some(1));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("wildcard-with-credentials"), "{text}");
+        text.contains('\x1b')
+    };
+    assert!(!run(&[]), "no colours into a pipe");
+    assert!(run(&[("CLICOLOR_FORCE", "1")]), "CLICOLOR_FORCE colours a pipe");
+    assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]), "NO_COLOR wins");
+}

@@ -6,7 +6,7 @@
 //! cannot do at all is reported as partial: cross-origin protection, and withholding CORS
 //! headers from actual requests whose method is not listed.
 
-use std::fmt::Write as _;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::regex::{self, Dialect};
 use super::{Rendered, RuleSet, Target, RESPONSE_HEADERS};
@@ -84,7 +84,7 @@ pub fn render(t: &Target<'_>) -> Rendered {
             )])]),
         ),
     ]);
-    let upstream_host = t.upstream.host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let upstream_host = t.upstream.host().trim_start_matches('[').trim_end_matches(']').to_owned();
     let is_ip = upstream_host.parse::<std::net::IpAddr>().is_ok();
     let mut cluster = vec![
         ("name", s("corsguard_upstream")),
@@ -100,14 +100,14 @@ pub fn render(t: &Target<'_>) -> Rendered {
                         "lb_endpoints",
                         Y::L(vec![Y::M(vec![(
                             "endpoint",
-                            Y::M(vec![("address", socket(&upstream_host, t.upstream.port))]),
+                            Y::M(vec![("address", socket(&upstream_host, t.upstream.port()))]),
                         )])]),
                     )])]),
                 ),
             ]),
         ),
     ];
-    if t.upstream.scheme == "https" {
+    if t.upstream.is_https() {
         cluster.push((
             "transport_socket",
             Y::M(vec![
@@ -143,7 +143,8 @@ pub fn render(t: &Target<'_>) -> Rendered {
         "# Merge layered_runtime into yours if your bootstrap has one: the generated origin expressions\n",
     );
     text.push_str("# are larger than Envoy's default RE2 program-size limit of 100.\n");
-    write_map(&mut text, 0, &root);
+    // Writing a tree of strings, numbers and booleans into a String cannot fail.
+    text.push_str(&serde_norway::to_string(&Y::M(root)).expect("a YAML tree serializes"));
     Rendered { text, notes: notes(), partial: partial(t) }
 }
 
@@ -196,64 +197,23 @@ fn socket(address: &str, port: u16) -> Y {
     Y::M(vec![("socket_address", Y::M(vec![("address", s(address)), ("port_value", Y::N(i64::from(port)))]))])
 }
 
-/// Block-style YAML; every string double-quoted with JSON escapes, which YAML reads back
-/// unchanged.
-fn write_map(out: &mut String, indent: usize, entries: &[(&'static str, Y)]) {
-    let pad = " ".repeat(indent);
-    for (key, value) in entries {
-        let key = quote(key);
-        match value {
-            Y::M(inner) if !inner.is_empty() => {
-                let _ = writeln!(out, "{pad}{key}:");
-                write_map(out, indent + 2, inner);
+/// Maps in insertion order, through serde_norway's YAML writer (which quotes whatever YAML
+/// would otherwise read as another type).
+impl Serialize for Y {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Y::S(text) => serializer.serialize_str(text),
+            Y::N(n) => serializer.serialize_i64(*n),
+            Y::B(b) => serializer.serialize_bool(*b),
+            Y::M(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
             }
-            Y::L(items) if !items.is_empty() => {
-                let _ = writeln!(out, "{pad}{key}:");
-                write_list(out, indent, items);
-            }
-            scalar => {
-                let _ = writeln!(out, "{pad}{key}: {}", scalar_text(scalar));
-            }
+            Y::L(items) => serializer.collect_seq(items),
         }
-    }
-}
-
-fn write_list(out: &mut String, indent: usize, items: &[Y]) {
-    let pad = " ".repeat(indent);
-    for item in items {
-        match item {
-            Y::M(inner) if !inner.is_empty() => {
-                // The first entry shares the dash's line; the rest align under it.
-                let mut first = String::new();
-                write_map(&mut first, indent + 2, inner);
-                let _ = write!(out, "{pad}- {}", &first[indent + 2..]);
-            }
-            scalar => {
-                let _ = writeln!(out, "{pad}- {}", scalar_text(scalar));
-            }
-        }
-    }
-}
-
-fn scalar_text(value: &Y) -> String {
-    match value {
-        Y::S(text) => quote(text),
-        Y::N(n) => n.to_string(),
-        Y::B(b) => b.to_string(),
-        Y::M(_) => "{}".to_owned(),
-        Y::L(_) => "[]".to_owned(),
-    }
-}
-
-/// Keys made only of name characters stay bare; everything else is a JSON string.
-fn quote(text: &str) -> String {
-    let bare = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-        && text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
-    if bare && !matches!(text, "true" | "false" | "null" | "yes" | "no" | "on" | "off") {
-        text.to_owned()
-    } else {
-        serde_json::Value::String(text.to_owned()).to_string()
     }
 }
 

@@ -239,13 +239,13 @@ pub fn render(t: &Target<'_>) -> Rendered {
     line(&mut o, "    http-after-response add-header Vary Origin if !corsguard_answered_preflight");
 
     let _ = writeln!(o, "\nbackend corsguard_upstream\n    mode http");
-    let tls = if t.upstream.scheme == "https" {
-        let sni_host = t.upstream.host.trim_start_matches('[').trim_end_matches(']');
+    let tls = if t.upstream.is_https() {
+        let sni_host = t.upstream.host().trim_start_matches('[').trim_end_matches(']');
         format!(" ssl verify required ca-file @system-ca sni str({sni_host})")
     } else {
         String::new()
     };
-    let _ = writeln!(o, "    server upstream {}{tls}", t.upstream.authority());
+    let _ = writeln!(o, "    server upstream {}{tls}", t.upstream.host_port());
 
     Rendered { text: o, notes: notes(), partial: Vec::new() }
 }

@@ -17,6 +17,7 @@ use clap::{Args, ValueEnum};
 use corsguard::{OriginPattern, Rules};
 
 use corsguard_cli::serve::settings::{WrittenKeys, DEFAULT_LISTEN};
+use corsguard_cli::serve::upstream::Upstream;
 
 use crate::{policy_file, USAGE};
 
@@ -114,48 +115,21 @@ impl RuleSet<'_> {
     }
 }
 
-/// The backend, split for the targets that want host and port apart.
-pub struct Upstream {
-    /// `http` or `https`.
-    pub scheme: String,
-    /// Host name or IP (IPv6 in brackets).
-    pub host: String,
-    /// Port (the scheme's default when not written).
-    pub port: u16,
-}
-
-impl Upstream {
-    fn parse(text: &str) -> Result<Upstream, String> {
-        let bad = || format!("`{text}` is not an upstream URL of the form http(s)://host[:port]");
-        let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
-        let default = match scheme {
-            "http" => 80,
-            "https" => 443,
-            _ => return Err(format!("`{text}`: the upstream scheme must be http or https")),
-        };
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ', '\'', '"', ';', '{', '}']) {
-            return Err(bad());
-        }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => {
-                (host, port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?)
-            }
-            _ => (authority, default),
-        };
-        let host_ok = !host.is_empty()
-            && (host.starts_with('[') && host.ends_with(']')
-                || host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
-        if !host_ok {
-            return Err(bad());
-        }
-        Ok(Upstream { scheme: scheme.to_owned(), host: host.to_owned(), port })
+/// Checks that `text` is an upstream the generated configurations can name as they are: the
+/// gateway's upstream URL ([`Upstream::parse`]) without a path prefix (the targets forward
+/// paths unchanged) and with a host of letters, digits, dots and hyphens or an IPv6 literal, so
+/// nothing from the policy file can end a directive in the generated text.
+fn export_upstream(text: &str) -> Result<Upstream, String> {
+    let bad = || format!("`{text}` is not an upstream URL of the form http(s)://host[:port]");
+    let upstream = Upstream::parse(text).map_err(|_| bad())?;
+    let host = upstream.host();
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[') && host.ends_with(']')
+            || host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+    if !host_ok || upstream.port() == 0 || !upstream.prefix().is_empty() {
+        return Err(bad());
     }
-
-    /// `host:port`.
-    pub fn authority(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
+    Ok(upstream)
 }
 
 /// What a generator returns: the configuration text, the differences from corsguard's engine
@@ -187,7 +161,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let upstream = match Upstream::parse(&upstream_text) {
+    let upstream = match export_upstream(&upstream_text) {
         Ok(upstream) => upstream,
         Err(message) => {
             eprintln!("error: {message}");
@@ -299,20 +273,29 @@ pub fn preflight_vary(rules: &Rules) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::Upstream;
+    use super::export_upstream;
 
     #[test]
     fn upstream_urls() {
-        let u = Upstream::parse("http://127.0.0.1:3000").unwrap();
-        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.port), ("http", "127.0.0.1", 3000));
-        let u = Upstream::parse("https://api.internal/").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("api.internal", 443));
-        let u = Upstream::parse("http://[::1]:8080").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("[::1]", 8080));
-        for bad in
-            ["127.0.0.1:3000", "ftp://x", "http://", "http://a/b", "http://a:0", "http://a:x", "http://a b"]
-        {
-            assert!(Upstream::parse(bad).is_err(), "{bad}");
+        let u = export_upstream("http://127.0.0.1:3000").unwrap();
+        assert_eq!((u.scheme_str(), u.host(), u.port()), ("http", "127.0.0.1", 3000));
+        let u = export_upstream("https://api.internal/").unwrap();
+        assert_eq!((u.host(), u.port(), u.host_port().as_str()), ("api.internal", 443, "api.internal:443"));
+        let u = export_upstream("http://[::1]:8080").unwrap();
+        assert_eq!((u.host(), u.port()), ("[::1]", 8080));
+        for bad in [
+            "127.0.0.1:3000",
+            "ftp://x",
+            "http://",
+            "http://a/b",
+            "http://a:0",
+            "http://a:x",
+            "http://a b",
+            "http://a;b",
+            "http://a'b:80",
+            "http://u@a",
+        ] {
+            assert!(export_upstream(bad).is_err(), "{bad}");
         }
     }
 }

@@ -135,11 +135,11 @@ pub fn render(t: &Target<'_>) -> Rendered {
         "        # Cross-origin protection: an unsafe request from an untrusted origin is not forwarded.",
     );
     line(&mut o, "        if ($corsguard_state = cross_origin_refused) { return 403; }\n");
-    let _ = writeln!(o, "        proxy_pass {}://{};", t.upstream.scheme, t.upstream.authority());
+    let _ = writeln!(o, "        proxy_pass {}://{};", t.upstream.scheme_str(), t.upstream.host_port());
     line(&mut o, "        proxy_http_version 1.1;");
     line(&mut o, "        proxy_set_header Host $http_host;");
     line(&mut o, "        proxy_set_header Connection \"\";");
-    if t.upstream.scheme == "https" {
+    if t.upstream.is_https() {
         line(&mut o, "        proxy_ssl_server_name on;");
         line(&mut o, "        proxy_ssl_verify on;");
         line(&mut o, "        proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;");

@@ -3,58 +3,50 @@
 //! and the worker waits until all of them have.
 //!
 //! hyper-util's `GracefulShutdown` does the same, but only for a connection future it drives
-//! itself, which leaves no way to also end a connection for being idle (`serve::idle`).
+//! itself, which leaves no way to also end a connection for being idle (`serve::idle`); so the
+//! signal is tokio-util's `CancellationToken` and the count of open connections its
+//! `TaskTracker`, and each connection future chooses how to finish.
 
-use std::convert::Infallible;
-
-use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::task_tracker::{TaskTracker, TaskTrackerToken};
 
 /// The worker's side: tells the connections to finish, then waits for them.
 #[derive(Debug)]
 pub(crate) struct Drain {
-    finish: watch::Sender<bool>,
-    open: mpsc::Sender<Infallible>,
-    all_closed: mpsc::Receiver<Infallible>,
+    finish: CancellationToken,
+    open: TaskTracker,
 }
 
 /// A connection's side, held for as long as the connection is served.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    finish: watch::Receiver<bool>,
-    // Never sent on: the channel closes when the last clone is dropped.
-    _open: mpsc::Sender<Infallible>,
+    finish: CancellationToken,
+    // Counts the connection as open until it is dropped.
+    _open: TaskTrackerToken,
 }
 
 impl Drain {
     pub(crate) fn new() -> Drain {
-        let (finish, _) = watch::channel(false);
-        let (open, all_closed) = mpsc::channel(1);
-        Drain { finish, open, all_closed }
+        Drain { finish: CancellationToken::new(), open: TaskTracker::new() }
     }
 
     /// Registers one more connection.
     pub(crate) fn connection(&self) -> Connection {
-        Connection { finish: self.finish.subscribe(), _open: self.open.clone() }
+        Connection { finish: self.finish.clone(), _open: self.open.token() }
     }
 
     /// Tells every registered connection to finish and waits until all have been dropped.
     pub(crate) async fn finish(self) {
-        let Drain { finish, open, mut all_closed } = self;
-        finish.send_replace(true);
-        drop(open);
-        // Nothing is ever sent, so this returns once every sender is gone.
-        let _ = all_closed.recv().await;
+        self.finish.cancel();
+        self.open.close();
+        self.open.wait().await;
     }
 }
 
 impl Connection {
     /// Resolves when the worker is draining.
     pub(crate) async fn told_to_finish(&mut self) {
-        // The value only ever turns true, so any change is the one. An error means the
-        // worker's side is gone, which is as final as a drain.
-        if !*self.finish.borrow_and_update() {
-            let _ = self.finish.changed().await;
-        }
+        self.finish.cancelled().await;
     }
 }
 

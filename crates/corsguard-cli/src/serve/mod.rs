@@ -24,6 +24,7 @@ pub mod reload;
 pub mod replay;
 pub mod settings;
 pub mod tls;
+pub mod upstream;
 mod worker;
 
 use std::io::IsTerminal;

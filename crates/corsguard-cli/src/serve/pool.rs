@@ -37,7 +37,7 @@ use tokio_rustls::TlsConnector;
 use tracing::debug;
 
 use super::exchange::{self, BodyDecoder, Head, RequestHead};
-use super::proxy::Upstream;
+use super::upstream::Upstream;
 
 /// How long an idle upstream connection is kept. Shorter than the keep-alive timeouts of
 /// common application servers (Node 5 s), so the gateway closes first and never sends a
@@ -425,25 +425,9 @@ fn connected<T>(opened: Result<io::Result<T>, Elapsed>) -> Result<T, SendError> 
     }
 }
 
-/// A TLS client for an `https://` upstream, verifying against the system's root certificates.
+/// A TLS client for an `https://` upstream ([`crate::tls_client`]).
 fn tls_connector() -> io::Result<TlsConnector> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        // A single unparsable system certificate should not take the gateway down.
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Err(io::Error::other("the upstream is https:// but no system root certificate was found"));
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsConnector::from(Arc::new(config)))
+    crate::tls_client::connector().map_err(|e| io::Error::other(format!("the upstream is https:// but {e}")))
 }
 
 /// The upstream's response body, streamed, holding its connection and its connection slot

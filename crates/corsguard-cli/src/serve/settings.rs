@@ -11,9 +11,10 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::proxy::{
-    Mode, Upstream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+    Mode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_UPSTREAM_MAX_CONNECTIONS, DEFAULT_UPSTREAM_TIMEOUT,
 };
+use super::upstream::Upstream;
 
 /// Default `listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
