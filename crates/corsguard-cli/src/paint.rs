@@ -26,6 +26,11 @@ impl Paint {
         Paint { on: matches!(choice, ColorChoice::Always | ColorChoice::AlwaysAnsi) }
     }
 
+    /// Whether this stream gets colours.
+    pub fn is_on(self) -> bool {
+        self.on
+    }
+
     /// No colours.
     #[cfg(test)]
     pub fn plain() -> Paint {

@@ -1,56 +1,38 @@
 //! Diagnostics as rustc-style text, JSON and SARIF 2.1.0.
 
-use corsguard::{Diagnostic, Diagnostics, LintCode, Severity};
+use annotate_snippets::{AnnotationKind, Level, Origin, Renderer, Snippet};
+use corsguard::{Diagnostics, LintCode};
 use serde_json::{json, Value};
 
 use crate::paint::Paint;
 
-/// rustc-style: code and message, the source line with a caret, the profile and a `help:`.
+/// rustc-style diagnostics, rendered by annotate-snippets: the code, the message, the source
+/// line with the span underlined, the profile and the help.
 pub fn human(diags: &Diagnostics, source: &str, path: &str, paint: Paint) -> String {
+    let renderer = if paint.is_on() { Renderer::styled() } else { Renderer::plain() };
     let mut out = String::new();
     for d in diags {
-        let head = match d.severity {
-            Severity::Error => paint.red(&format!("error[{}]", d.code)),
-            _ => paint.yellow(&format!("warning[{}]", d.code)),
+        let level = if d.is_error() { Level::ERROR } else { Level::WARNING };
+        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+        let mut group = match &d.span {
+            // A span that is not a range of the source (never produced, but the renderer must
+            // not be handed one) is shown without its source line.
+            Some(span) if source.get(span.clone()).is_some() => title.element(
+                Snippet::source(source).path(path).annotation(AnnotationKind::Primary.span(span.clone())),
+            ),
+            _ => title.element(Origin::path(path)),
         };
-        out += &format!("{head}{} {}\n", paint.bold(":"), paint.bold(&d.message));
-        if let (Some((line, column)), Some(span)) = (d.location, &d.span) {
-            let text = source.lines().nth(line - 1).unwrap_or("");
-            let gutter = " ".repeat(line.to_string().len());
-            let width = caret_width(text, column, span.len());
-            out += &format!("{gutter}{} {path}:{line}:{column}\n", paint.blue("-->"));
-            out += &format!("{gutter} {}\n", paint.blue("|"));
-            out += &format!("{} {text}\n", paint.blue(&format!("{line} |")));
-            let caret = "^".repeat(width);
-            let caret = if d.severity == Severity::Error { paint.red(&caret) } else { paint.yellow(&caret) };
-            out += &format!("{gutter} {} {}{caret}\n", paint.blue("|"), " ".repeat(column - 1));
-            out += &format!("{gutter} {}\n", paint.blue("|"));
-            out += &notes(d, &gutter, paint);
-        } else {
-            out += &format!("  {} {path}\n", paint.blue("-->"));
-            out += &notes(d, " ", paint);
+        if let Some(profile) = &d.profile {
+            group = group.element(Level::NOTE.message(format!("profile: {profile}")));
         }
-        out.push('\n');
+        group = group.element(Level::HELP.message(d.help.as_str()));
+        out += &renderer.render(&[group]);
+        out.push_str("\n\n");
     }
     let summary = format!("{} error(s), {} warning(s)", diags.errors(), diags.warnings());
     out += &if diags.has_errors() { paint.red(&summary) } else { paint.green(&summary) };
     out.push('\n');
     out
-}
-
-fn notes(d: &Diagnostic, gutter: &str, paint: Paint) -> String {
-    let mut out = String::new();
-    if let Some(profile) = &d.profile {
-        out += &format!("{gutter} {} profile: {profile}\n", paint.blue("="));
-    }
-    out += &format!("{gutter} {} {}: {}\n", paint.blue("="), paint.bold("help"), d.help);
-    out
-}
-
-/// The caret covers the span on its first line, at least one column.
-fn caret_width(line: &str, column: usize, span_len: usize) -> usize {
-    let rest = line.chars().count().saturating_sub(column - 1);
-    span_len.min(rest).max(1)
 }
 
 /// `{"diagnostics":[...],"errors":N,"warnings":N}`.
