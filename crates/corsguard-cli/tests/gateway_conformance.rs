@@ -6,21 +6,8 @@
 mod gateway_support;
 
 use gateway_support::{gateway, upstream};
-use http::{HeaderMap, Method, StatusCode};
-use test_support::conformance::table;
-
-/// The CORS, `Vary` and `corsguard-reason` headers of a response, in order, as the table
-/// writes them.
-fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            name.starts_with("access-control-") || name == "vary" || name == "corsguard-reason"
-        })
-        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect()
-}
+use http::{Method, StatusCode};
+use test_support::conformance::{cors_headers, table};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_through_the_gateway() {

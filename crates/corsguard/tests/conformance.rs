@@ -10,7 +10,7 @@ use std::sync::Arc;
 use corsguard::tower::CorsLayer;
 use corsguard::Policy;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use test_support::conformance::{table, Case, Table};
+use test_support::conformance::{cors_headers, table, Case, Table};
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 
 const ORIGIN: &str = "https://app.example.com";
@@ -31,18 +31,6 @@ fn request(case: &Case) -> Request<()> {
         builder = builder.header(name, value);
     }
     builder.body(()).unwrap()
-}
-
-/// The CORS and `Vary` headers of a response, in order, as the table writes them.
-fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            name.starts_with("access-control-") || name == "vary" || name == "corsguard-reason"
-        })
-        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect()
 }
 
 /// Kind, allowed, forwarded, status, reason code and headers: what `decide` reports.

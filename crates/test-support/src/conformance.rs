@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use http::HeaderMap;
 use serde::Deserialize;
 
 /// The whole table.
@@ -71,4 +72,17 @@ impl Case {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+}
+
+/// The headers of a response that a case's `expect` lists: the CORS headers, `Vary` and
+/// `corsguard-reason`, in order, as the table writes them.
+pub fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name.starts_with("access-control-") || name == "vary" || name == "corsguard-reason"
+        })
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
 }
