@@ -456,7 +456,7 @@ impl Shared {
             if let Some(headers) = self.preflights.get(&policy, &request) {
                 self.metrics.request(RequestKind::Preflight, true, Reason::Allowed);
                 let mut response = answer(StatusCode::NO_CONTENT, Bytes::new());
-                headers.apply_to(response.headers_mut());
+                *response.headers_mut() = headers;
                 return Handled::Answered(response);
             }
         }
@@ -667,7 +667,7 @@ fn local_answer(status: StatusCode, decision: OwnedDecision) -> Response<Body> {
     if status != StatusCode::NO_CONTENT {
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     }
-    decision.into_headers().to_owned().apply_to(response.headers_mut());
+    decision.into_headers().apply_to(response.headers_mut());
     response
 }
 
