@@ -452,7 +452,8 @@ impl Shared {
         }
         let mode = self.mode.get();
         let policy = self.policy.load();
-        if mode == Mode::Enforce {
+        // Only a preflight can hit; other requests skip the cache's lock.
+        if mode == Mode::Enforce && request.method() == Method::OPTIONS {
             if let Some(headers) = self.preflights.get(&policy, &request) {
                 self.metrics.request(RequestKind::Preflight, true, Reason::Allowed);
                 let mut response = answer(StatusCode::NO_CONTENT, Bytes::new());
