@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let diags = corsguard::check_toml(text, None);
-    for d in diags.iter().chain(&corsguard_cli::serve::settings::Settings::check(text)) {
+    for d in diags.iter().chain(&corsguard_gateway::settings::Settings::check(text)) {
         assert!(!d.message.is_empty() && !d.help.is_empty());
     }
     if let Ok(policy) = corsguard::Policy::from_toml(text, None) {

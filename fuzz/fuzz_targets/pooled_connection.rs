@@ -1,7 +1,7 @@
 //! One pooled upstream connection of the gateway's own exchange, driven by an upstream byte
 //! stream with pauses: several requests over the connection, as the pool makes them, with the
 //! invariant that no request is ever answered with bytes meant for another
-//! (`corsguard_cli::serve::replay`).
+//! (`corsguard_gateway::replay`).
 //!
 //! Input: one byte of request kinds (bit k set: request k is HEAD; the low 3 bits of the
 //! count byte give up to 8 requests), then turns, each `[len][flags]` followed by `len` bytes
@@ -9,7 +9,7 @@
 //! that size (0: whole), bit 7 closes the connection after them.
 #![no_main]
 
-use corsguard_cli::serve::replay::{replay, Reply, Script};
+use corsguard_gateway::replay::{replay, Reply, Script};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

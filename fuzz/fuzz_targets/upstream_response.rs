@@ -3,7 +3,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use corsguard_cli::serve::exchange::{BodyDecoder, Decoded, HeadParser};
+use corsguard_gateway::exchange::{BodyDecoder, Decoded, HeadParser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

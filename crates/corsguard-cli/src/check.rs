@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use corsguard::LintCode;
-use corsguard_cli::serve::settings::Settings;
+use corsguard_gateway::settings::Settings;
 
 use crate::paint::Paint;
 use crate::{render, USAGE};

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use corsguard::{Action, Decision, Origin, Policy, Reason, RequestKind};
-use corsguard_cli::decision_json;
 use http::{HeaderName, HeaderValue, Method, Request};
 
 use crate::paint::Paint;
@@ -63,7 +62,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
     };
     let decision = policy.decide(&request);
     match args.format {
-        Format::Json => println!("{}", decision_json::to_json(&decision)),
+        Format::Json => println!("{}", corsguard::json::decision(&decision)),
         Format::Human => print!("{}", describe(&policy, &request, &decision, Paint::stdout())),
     }
     ExitCode::SUCCESS

@@ -1,17 +1,20 @@
-//! `corsguard`: lint a CORS policy, explain a decision, audit an endpoint, run the gateway.
+//! `corsguard`: lint a CORS policy, explain a decision, audit an endpoint, export it, run the
+//! gateway. The command line only: it parses arguments, calls the library crates (`corsguard`,
+//! `corsguard-gateway`, `corsguard-audit`, `corsguard-export`, `corsguard-demo`) and prints.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use corsguard_cli::{demo, serve};
-
 mod audit;
+mod audit_report;
 mod check;
+mod demo;
 mod explain;
 mod export;
 mod paint;
 mod policy_file;
 mod render;
+mod serve;
 
 // The gateway allocates a little per request on every worker thread; mimalloc's thread-local
 // heaps make that cheaper than the system allocator under load.

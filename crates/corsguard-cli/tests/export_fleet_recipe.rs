@@ -56,7 +56,7 @@ fn manifests_wire_probes_policy_and_hardening() {
     let policy = configmap["data"]["corsguard.toml"].as_str().unwrap();
     let diags = corsguard::check_toml(policy, None);
     assert!(!diags.has_errors(), "the shipped policy lints clean: {diags:?}");
-    let written = corsguard_cli::serve::settings::WrittenKeys::read(policy);
+    let written = corsguard_gateway::settings::WrittenKeys::read(policy);
     assert_eq!(written.mode.as_deref(), Some("report"), "roll out in report mode first");
     assert_eq!(written.admin.as_deref(), Some("0.0.0.0:9090"), "probes need the admin port");
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use browser_harness::Browser;
-use corsguard_cli::demo::Demo;
+use corsguard_demo::Demo;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -272,7 +272,7 @@ async fn websocket_upgrades_are_passed_through() {
 async fn report_mode_changes_nothing_but_counts_and_logs() {
     let up = upstream().await;
     let gw = gateway(POLICY, &up.url(), |o| {
-        o.mode = corsguard_cli::serve::proxy::ModeSwitch::new(corsguard_cli::serve::proxy::Mode::Report)
+        o.mode = corsguard_gateway::proxy::ModeSwitch::new(corsguard_gateway::proxy::Mode::Report)
     })
     .await;
 
@@ -420,7 +420,7 @@ async fn tls_is_terminated_with_the_configured_certificate() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
-    let tls = corsguard_cli::serve::tls::Tls::load(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
+    let tls = corsguard_gateway::tls::Tls::load(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
 
     let up = upstream().await;
     let gw = gateway(POLICY, &up.url(), |o| o.tls = Some(tls)).await;

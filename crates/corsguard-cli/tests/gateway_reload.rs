@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use corsguard_cli::serve::metrics::Metrics;
-use corsguard_cli::serve::proxy::{Mode, ModeSwitch};
-use corsguard_cli::serve::reload::{Outcome, Reloader};
-use corsguard_cli::serve::settings::{Overrides, Settings};
+use corsguard_gateway::metrics::Metrics;
+use corsguard_gateway::proxy::{Mode, ModeSwitch};
+use corsguard_gateway::reload::{Outcome, Reloader};
+use corsguard_gateway::settings::{Overrides, Settings};
 use gateway_support::*;
 use http::StatusCode;
 

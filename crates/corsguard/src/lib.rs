@@ -56,6 +56,8 @@ mod cors_headers;
 mod decision;
 mod diagnostic;
 mod headers;
+#[cfg(feature = "json")]
+pub mod json;
 mod lint;
 mod lint_code;
 mod origin;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use corsguard::{Policy, PolicyHandle};
-use corsguard_cli::serve::metrics::Metrics;
-use corsguard_cli::serve::proxy::{self, Gateway, Options, Upstream as UpstreamUrl};
+use corsguard_gateway::metrics::Metrics;
+use corsguard_gateway::proxy::{self, Gateway, Options, Upstream as UpstreamUrl};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};

@@ -7,72 +7,125 @@
 //! answered there with 204 / 403, upstream `Access-Control-*` headers hidden and `Vary: Origin`
 //! added. What a target cannot express is written into the output and on stderr, and the
 //! command exits 3 unless `--allow-partial` says the weaker result is accepted.
+#![warn(missing_docs)]
 
+use corsguard::{OriginPattern, Policy, Rules};
+use corsguard_gateway::settings::{WrittenKeys, DEFAULT_LISTEN};
+use corsguard_gateway::upstream::Upstream;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use clap::{Args, ValueEnum};
-use corsguard::{OriginPattern, Rules};
-
-use corsguard_cli::serve::settings::{WrittenKeys, DEFAULT_LISTEN};
-use corsguard_cli::serve::upstream::Upstream;
-
-use crate::{policy_file, USAGE};
 
 mod envoy;
 mod haproxy;
 mod nginx;
 pub mod regex;
 
-/// Exit status when the target cannot express the whole policy and `--allow-partial` is absent.
-const PARTIAL: u8 = 3;
 const DEFAULT_UPSTREAM: &str = "http://127.0.0.1:3000";
 
-/// Compile a policy into nginx, HAProxy or Envoy configuration
-#[derive(Args)]
-#[command(after_help = "Output goes to stdout:\n  \
-nginx    an http-context snippet (map blocks + one server): include it inside http { }\n  \
-haproxy  frontend + backend sections: append them after your global and defaults sections\n  \
-envoy    a static_resources YAML fragment with the envoy.filters.http.cors filter and routes\n\n\
-Profile: --profile, else CORSGUARD_PROFILE, else the file's default_profile, else its only \
-profile. --listen and --upstream default to the file's [gateway] listen and upstream, then \
-127.0.0.1:8080 and http://127.0.0.1:3000.\n\n\
-Exit status: 0 written; 1 the policy has errors; 2 usage error or unreadable file; 3 the target \
-cannot enforce part of the policy (the output is still written, with a PARTIAL comment saying \
-what is missing; pass --allow-partial to accept it and exit 0).\n\n\
-Examples:\n  \
-corsguard export examples/corsguard.toml --format nginx > /etc/nginx/conf.d/corsguard.conf\n  \
-corsguard export corsguard.toml --format haproxy --profile staging --listen 0.0.0.0:8080 \\\n      \
---upstream http://10.0.0.5:3000 >> /etc/haproxy/haproxy.cfg\n  \
-corsguard export corsguard.toml --format envoy --allow-partial > corsguard-envoy.yaml")]
-pub struct ExportArgs {
-    /// Policy file
-    #[arg(value_name = "CONFIG")]
-    config: PathBuf,
-    /// Target proxy
-    #[arg(long, value_enum)]
-    format: Format,
-    /// Profile (default: CORSGUARD_PROFILE, then the file's default_profile, then its only profile)
-    #[arg(long, value_name = "NAME", env = "CORSGUARD_PROFILE")]
-    profile: Option<String>,
-    /// Address the proxy listens on, IP:PORT (default: [gateway] listen, then 127.0.0.1:8080)
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
-    /// Backend URL, http(s)://host[:port] (default: [gateway] upstream, then http://127.0.0.1:3000)
-    #[arg(long, value_name = "URL")]
-    upstream: Option<String>,
-    /// Exit 0 even when the target cannot enforce part of the policy (still noted in the output)
-    #[arg(long)]
-    allow_partial: bool,
+/// A proxy the policy can be compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// An http-context snippet: `map` blocks and one `server`.
+    Nginx,
+    /// `frontend` and `backend` sections.
+    Haproxy,
+    /// A `static_resources` YAML fragment with the `envoy.filters.http.cors` filter.
+    Envoy,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Nginx,
-    Haproxy,
-    Envoy,
+impl Format {
+    /// The proxy's name, as messages write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Nginx => "nginx",
+            Format::Haproxy => "HAProxy",
+            Format::Envoy => "Envoy",
+        }
+    }
+}
+
+/// What to compile, beyond the policy itself.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ExportOptions {
+    /// The target proxy.
+    pub format: Format,
+    /// Where the proxy listens, `IP:PORT` (`None`: `[gateway] listen`, then 127.0.0.1:8080).
+    pub listen: Option<String>,
+    /// The backend, `http(s)://host[:port]` (`None`: `[gateway] upstream`, then
+    /// http://127.0.0.1:3000).
+    pub upstream: Option<String>,
+}
+
+impl ExportOptions {
+    /// The file's own listen address and upstream.
+    pub fn new(format: Format) -> Self {
+        ExportOptions { format, listen: None, upstream: None }
+    }
+}
+
+/// A compiled configuration.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Exported {
+    /// The whole configuration: a header comment (what it came from, what differs from the
+    /// engine, what is not enforced), then the proxy's configuration.
+    pub text: String,
+    /// Parts of the policy the target cannot enforce; empty for a complete export.
+    pub partial: Vec<String>,
+}
+
+/// Compiles `policy`, read from `source` (the file's text, for its `[gateway]` keys) at
+/// `source_name` (for the header comment). An error is a listen address or upstream that the
+/// configuration could not name.
+///
+/// ```
+/// use corsguard_export::{export, ExportOptions, Format};
+///
+/// let source = "[profiles.p]\norigins = [\"https://app.example.com\"]\n";
+/// let policy = corsguard::Policy::from_toml(source, None).unwrap();
+/// let exported = export(&policy, source, "corsguard.toml", &ExportOptions::new(Format::Nginx))?;
+/// assert!(exported.text.contains("https://app\\.example\\.com"));
+/// assert!(exported.partial.is_empty());
+/// # Ok::<(), String>(())
+/// ```
+pub fn export(
+    policy: &Policy,
+    source: &str,
+    source_name: &str,
+    options: &ExportOptions,
+) -> Result<Exported, String> {
+    let written = WrittenKeys::read(source);
+    let listen_text = options.listen.clone().or(written.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let upstream_text =
+        options.upstream.clone().or(written.upstream).unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        format!("`{listen_text}` is not a listen address of the form IP:PORT (e.g. 0.0.0.0:8080)")
+    })?;
+    let upstream = export_upstream(&upstream_text)?;
+    let mut rule_sets = vec![RuleSet { index: 0, prefix: None, rules: policy.rules() }];
+    for (i, route) in policy.routes().enumerate() {
+        rule_sets.push(RuleSet { index: i + 1, prefix: route.prefix(), rules: route.rules() });
+    }
+    let target =
+        Target { source: source_name.to_owned(), profile: policy.profile(), listen, upstream, rule_sets };
+    let rendered = match options.format {
+        Format::Nginx => nginx::render(&target),
+        Format::Haproxy => haproxy::render(&target),
+        Format::Envoy => envoy::render(&target),
+    };
+    let mut notes = rendered.notes;
+    if written.mode.as_deref() == Some("report") {
+        notes.push(
+            "[gateway] mode = \"report\" applies to `corsguard serve` only: this configuration \
+             enforces the policy"
+                .to_owned(),
+        );
+    }
+    let mut text = header(&target, options.format.name(), &notes, &rendered.partial, "#");
+    text.push_str(&rendered.text);
+    Ok(Exported { text, partial: rendered.partial })
 }
 
 /// Everything a target generator reads.
@@ -119,7 +172,7 @@ impl RuleSet<'_> {
 /// gateway's upstream URL ([`Upstream::parse`]) without a path prefix (the targets forward
 /// paths unchanged) and with a host of letters, digits, dots and hyphens or an IPv6 literal, so
 /// nothing from the policy file can end a directive in the generated text.
-fn export_upstream(text: &str) -> Result<Upstream, String> {
+pub fn export_upstream(text: &str) -> Result<Upstream, String> {
     let bad = || format!("`{text}` is not an upstream URL of the form http(s)://host[:port]");
     let upstream = Upstream::parse(text).map_err(|_| bad())?;
     let host = upstream.host();
@@ -141,80 +194,6 @@ pub struct Rendered {
     pub notes: Vec<String>,
     /// Parts of the policy the target cannot enforce: each one makes the export partial.
     pub partial: Vec<String>,
-}
-
-pub fn run(args: ExportArgs) -> ExitCode {
-    let (source, policy) = match policy_file::load(&args.config, args.profile.as_deref()) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let written = WrittenKeys::read(&source);
-    let listen_text = args.listen.clone().or(written.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let upstream_text =
-        args.upstream.clone().or(written.upstream).unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned());
-    let listen: SocketAddr = match listen_text.parse() {
-        Ok(addr) => addr,
-        Err(_) => {
-            eprintln!(
-                "error: `{listen_text}` is not a listen address of the form IP:PORT (e.g. 0.0.0.0:8080)"
-            );
-            return ExitCode::from(USAGE);
-        }
-    };
-    let upstream = match export_upstream(&upstream_text) {
-        Ok(upstream) => upstream,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let mut rule_sets = vec![RuleSet { index: 0, prefix: None, rules: policy.rules() }];
-    for (i, route) in policy.routes().enumerate() {
-        rule_sets.push(RuleSet { index: i + 1, prefix: route.prefix(), rules: route.rules() });
-    }
-    let target = Target {
-        source: args.config.display().to_string(),
-        profile: policy.profile(),
-        listen,
-        upstream,
-        rule_sets,
-    };
-    let (rendered, comment) = match args.format {
-        Format::Nginx => (nginx::render(&target), "#"),
-        Format::Haproxy => (haproxy::render(&target), "#"),
-        Format::Envoy => (envoy::render(&target), "#"),
-    };
-    let mut notes = rendered.notes.clone();
-    if written.mode.as_deref() == Some("report") {
-        notes.push(
-            "[gateway] mode = \"report\" applies to `corsguard serve` only: this configuration \
-             enforces the policy"
-                .to_owned(),
-        );
-    }
-    let name = match args.format {
-        Format::Nginx => "nginx",
-        Format::Haproxy => "HAProxy",
-        Format::Envoy => "Envoy",
-    };
-    print!("{}{}", header(&target, name, &notes, &rendered.partial, comment), rendered.text);
-    if rendered.partial.is_empty() {
-        return ExitCode::SUCCESS;
-    }
-    for item in &rendered.partial {
-        eprintln!("warning: {name} cannot enforce: {item}");
-    }
-    if args.allow_partial {
-        eprintln!("warning: partial export accepted (--allow-partial)");
-        ExitCode::SUCCESS
-    } else {
-        eprintln!(
-            "error: the {name} configuration enforces only part of the policy (see the PARTIAL \
-             lines above and in the output); pass --allow-partial to accept it, or use \
-             `corsguard serve` or another --format"
-        );
-        ExitCode::from(PARTIAL)
-    }
 }
 
 fn header(target: &Target<'_>, name: &str, notes: &[String], partial: &[String], c: &str) -> String {

@@ -8,6 +8,9 @@
 //! - [`admin`], [`metrics`]: `/metrics`, `/healthz`, `/readyz`;
 //! - [`tls`]: TLS termination;
 //! - [`settings`]: the `[gateway]` table and its defaults.
+//!
+//! [`run`] is the whole of `corsguard serve`; [`proxy::start`] starts the proxy alone, in-process.
+#![warn(missing_docs)]
 
 pub mod admin;
 mod drain;
@@ -31,7 +34,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
 use corsguard::{Diagnostic, LintCode, Policy, PolicyHandle, Severity};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -47,55 +49,39 @@ use self::tls::Tls;
 /// Exit status for a usage error or an unreadable file.
 const USAGE: u8 = 2;
 
-/// Run the gateway: a reverse proxy that enforces the policy in front of your API
-#[derive(Args, Debug)]
-#[command(after_help = "\
-Flags override the [gateway] keys of the policy file. Profile: --profile, then CORSGUARD_PROFILE, \
-then default_profile, then the file's only profile.
-
-The policy file is reloaded on SIGHUP and whenever its contents change; an invalid file is \
-refused (diagnostics in the log) and the current policy keeps serving. SIGTERM or SIGINT stop \
-accepting connections and let in-flight requests finish within shutdown_timeout.
-
-What never reaches the upstream: preflights (answered here), WebSocket handshakes from origins \
-the policy does not allow (403 websocket-origin-not-allowed), requests with two Host headers or \
-an unreadable body (400). Upgrades other than WebSocket (h2c) are stripped, and a 101 nobody \
-asked for is a 502. A pooled upstream connection that sent anything or closed while idle is \
-never reused. See docs/gateway.md.
-
-[gateway] keys: listen, upstream, admin (/metrics, /healthz, /readyz; absent = off), \
-mode (\"enforce\" or \"report\": log and count decisions, change nothing), tls_cert, tls_key, \
-connect_timeout (5 s), header_timeout (15 s), upstream_timeout (60 s), shutdown_timeout (25 s), \
-upstream_max_connections (1024).
-
-Exit status: 0 after a clean shutdown, 1 when the policy has errors or the gateway cannot \
-start, 2 on usage errors or an unreadable file.
-
-Examples:
-  corsguard serve --config examples/corsguard.toml
-  corsguard serve --config corsguard.toml --profile staging --upstream http://127.0.0.1:3000
-  CORSGUARD_PROFILE=development corsguard serve --listen 127.0.0.1:8080 --log-format json
-  kill -HUP $(pidof corsguard)      # reload the policy now")]
-pub struct ServeArgs {
-    /// Policy file (with an optional [gateway] table)
-    #[arg(long, short = 'c', value_name = "FILE", default_value = "corsguard.toml")]
+/// How the gateway is asked to run: the policy file, and the values given on the command line
+/// that override its `[gateway]` keys.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Launch {
+    /// The policy file, with an optional `[gateway]` table.
     pub config: PathBuf,
-    /// Profile (default: CORSGUARD_PROFILE, then the file's default_profile, then its only profile)
-    #[arg(long, value_name = "NAME", env = "CORSGUARD_PROFILE")]
+    /// The profile (`None`: the file's `default_profile`, then its only profile).
     pub profile: Option<String>,
-    /// Address to serve on, e.g. 127.0.0.1:8080 (overrides [gateway] listen)
-    #[arg(long, value_name = "ADDR")]
+    /// Overrides `[gateway] listen`.
     pub listen: Option<String>,
-    /// Backend URL, e.g. http://127.0.0.1:3000 (overrides [gateway] upstream)
-    #[arg(long, value_name = "URL")]
+    /// Overrides `[gateway] upstream`.
     pub upstream: Option<String>,
-    /// Log format; `human` is coloured on a terminal
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, value_name = "FORMAT")]
+    /// How log lines look.
     pub log_format: LogFormat,
 }
 
+impl Launch {
+    /// The file's own settings, human logs.
+    pub fn new(config: impl Into<PathBuf>) -> Self {
+        Launch {
+            config: config.into(),
+            profile: None,
+            listen: None,
+            upstream: None,
+            log_format: LogFormat::Human,
+        }
+    }
+}
+
 /// How log lines look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogFormat {
     /// One readable line per event.
     Human,
@@ -119,8 +105,11 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
-/// `corsguard serve`.
-pub fn run(args: ServeArgs) -> ExitCode {
+/// Runs the gateway until SIGTERM or SIGINT: loads and checks the policy file, listens, reloads
+/// on SIGHUP and on change, drains on shutdown. The exit status is `corsguard serve`'s: 0 after a
+/// clean shutdown, 1 when the file has errors or the gateway cannot start, 2 when the file cannot
+/// be read or no upstream is given anywhere.
+pub fn run(args: Launch) -> ExitCode {
     init_logging(args.log_format);
     let path = args.config.clone();
     let text = match std::fs::read_to_string(&path) {
@@ -234,6 +223,7 @@ impl Service {
             metrics: metrics.clone(),
             upstream_max_connections: settings.upstream_max_connections,
             workers: 0,
+            upstream_client: settings.upstream_client,
         };
         let gateway = match proxy::start(listener, handle.clone(), options) {
             Ok(gateway) => gateway,

@@ -1,62 +1,10 @@
-//! Audit results as a human table, JSON and SARIF 2.1.0.
+//! `corsguard audit`'s reports: the human table and SARIF 2.1.0 (the JSON is the auditor's own,
+//! [`corsguard_audit::json`]).
 
-use serde_json::{json, Map, Value};
+use corsguard_audit::{Finding, FindingId, Severity, TargetReport};
+use serde_json::{json, Value};
 
-use super::finding::{Finding, FindingId, Severity};
 use crate::paint::Paint;
-
-/// Everything learnt about one target.
-#[derive(Debug)]
-pub struct TargetReport {
-    /// The target as the user wrote it.
-    pub target: String,
-    /// Findings, most severe first.
-    pub findings: Vec<Finding>,
-    /// Redirects, near misses, failed probes.
-    pub notes: Vec<String>,
-    /// Why the target could not be audited at all.
-    pub error: Option<String>,
-}
-
-impl TargetReport {
-    /// A target that could not be audited.
-    pub fn failed(target: String, error: String) -> TargetReport {
-        TargetReport { target, findings: Vec::new(), notes: Vec::new(), error: Some(error) }
-    }
-
-    /// `{"target":...,"findings":[...]}`, plus `notes` and `error` when there are any.
-    pub fn json(&self) -> Value {
-        let mut object = Map::new();
-        object.insert("target".into(), json!(self.target));
-        object.insert("findings".into(), Value::Array(self.findings.iter().map(finding_json).collect()));
-        if !self.notes.is_empty() {
-            object.insert("notes".into(), json!(self.notes));
-        }
-        if let Some(error) = &self.error {
-            object.insert("error".into(), json!(error));
-        }
-        Value::Object(object)
-    }
-}
-
-fn finding_json(f: &Finding) -> Value {
-    json!({
-        "id": f.id.as_str(),
-        "severity": f.severity.as_str(),
-        "url": f.url,
-        "origin_sent": f.origin_sent,
-        "credentials": f.credentials,
-        "evidence": f.evidence,
-    })
-}
-
-/// One object for one target; an array of them for several.
-pub fn json(reports: &[TargetReport]) -> Value {
-    match reports {
-        [one] => one.json(),
-        many => Value::Array(many.iter().map(TargetReport::json).collect()),
-    }
-}
 
 fn paint_severity(paint: Paint, severity: Severity, padded: &str) -> String {
     match severity {
@@ -258,6 +206,7 @@ pub fn sarif(reports: &[TargetReport]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     fn finding(id: FindingId, severity: Severity) -> Finding {
         let mut evidence = Map::new();
@@ -297,10 +246,13 @@ mod tests {
 
     #[test]
     fn json_is_one_object_for_one_target_and_an_array_for_several() {
-        let one = json(&[report()]);
+        let one = corsguard_audit::json(&[report()]);
         assert_eq!(one["target"], "http://127.0.0.1:8080/");
         assert!(one.get("error").is_none());
-        let two = json(&[report(), TargetReport::failed("http://127.0.0.1:1/".into(), "refused".into())]);
+        let two = corsguard_audit::json(&[
+            report(),
+            TargetReport::failed("http://127.0.0.1:1/".into(), "refused".into()),
+        ]);
         assert_eq!(two[1]["error"], "refused");
         assert_eq!(two[1]["findings"], json!([]));
     }

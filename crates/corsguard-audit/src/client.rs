@@ -345,5 +345,5 @@ fn describe_tls_error(e: std::io::Error) -> FetchError {
 }
 
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    corsguard_cli::tls_client::connector()
+    corsguard_tls::connector()
 }

@@ -2,11 +2,10 @@
 
 use std::fmt;
 
-use clap::ValueEnum;
 use serde_json::{Map, Value};
 
 /// How bad a finding is, from `info` to `critical`. Ordered: `Critical > High > ... > Info`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Worth knowing; nothing to exploit.
     Info,

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::proxy::{
-    Mode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+    Mode, UpstreamClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_UPSTREAM_MAX_CONNECTIONS, DEFAULT_UPSTREAM_TIMEOUT,
 };
 use super::upstream::Upstream;
@@ -46,6 +46,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// `upstream_max_connections`.
     pub upstream_max_connections: usize,
+    /// `upstream_client`.
+    pub upstream_client: UpstreamClient,
 }
 
 /// Command-line values that replace `[gateway]` keys.
@@ -92,7 +94,7 @@ impl Settings {
 
     /// The names of the keys that differ from `other` and only take effect on restart.
     pub fn restart_needed(&self, other: &Settings) -> Vec<&'static str> {
-        let pairs: [(&'static str, bool); 9] = [
+        let pairs: [(&'static str, bool); 10] = [
             ("listen", self.listen != other.listen),
             ("upstream", self.upstream != other.upstream),
             ("admin", self.admin != other.admin),
@@ -102,6 +104,7 @@ impl Settings {
             ("upstream_timeout", self.upstream_timeout != other.upstream_timeout),
             ("shutdown_timeout", self.shutdown_timeout != other.shutdown_timeout),
             ("upstream_max_connections", self.upstream_max_connections != other.upstream_max_connections),
+            ("upstream_client", self.upstream_client != other.upstream_client),
         ];
         pairs.into_iter().filter(|(_, changed)| *changed).map(|(key, _)| key).collect()
     }
@@ -154,6 +157,7 @@ const KEYS: &[&str] = &[
     "upstream_timeout",
     "shutdown_timeout",
     "upstream_max_connections",
+    "upstream_client",
 ];
 
 /// `[gateway]` as written.
@@ -170,6 +174,7 @@ struct Section {
     upstream_timeout: Option<Sp<f64>>,
     shutdown_timeout: Option<Sp<f64>>,
     upstream_max_connections: Option<Sp<i64>>,
+    upstream_client: Option<Sp<String>>,
 }
 
 impl Section {
@@ -202,6 +207,7 @@ impl Section {
                 "mode" => string(&mut section.mode),
                 "tls_cert" => string(&mut section.tls_cert),
                 "tls_key" => string(&mut section.tls_key),
+                "upstream_client" => string(&mut section.upstream_client),
                 "connect_timeout" => section.connect_timeout = read_seconds(value, &mut diags),
                 "header_timeout" => section.header_timeout = read_seconds(value, &mut diags),
                 "upstream_timeout" => section.upstream_timeout = read_seconds(value, &mut diags),
@@ -257,6 +263,20 @@ impl Section {
                     "write mode = \"report\" to log and count decisions without changing responses",
                 );
                 Mode::Enforce
+            }),
+        };
+
+        let upstream_client = match &self.upstream_client {
+            None => UpstreamClient::Direct,
+            Some(c) => UpstreamClient::parse(&c.value).unwrap_or_else(|| {
+                refuse(
+                    LintCode::InvalidGatewayValue,
+                    Some(c.span.clone()),
+                    format!("upstream_client is \"direct\" or \"hyper\", not {:?}", c.value),
+                    "\"direct\" (the default) carries bodiless requests itself; \"hyper\" sends every request \
+                     through hyper's client",
+                );
+                UpstreamClient::Direct
             }),
         };
 
@@ -333,6 +353,7 @@ impl Section {
             upstream_timeout,
             shutdown_timeout,
             upstream_max_connections,
+            upstream_client,
         })
     }
 }

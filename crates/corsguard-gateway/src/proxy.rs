@@ -9,7 +9,7 @@
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
 //! use corsguard::{Policy, PolicyHandle};
-//! use corsguard_cli::serve::proxy::{self, Options, Upstream};
+//! use corsguard_gateway::proxy::{self, Options, Upstream};
 //!
 //! let policy = Policy::builder().origins(["https://app.example.com"]).build().expect("valid");
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -86,6 +86,42 @@ impl Mode {
     }
 }
 
+/// What carries requests to the upstream (`upstream_client`).
+///
+/// Both sit behind [`Pool`](crate::pool): the wire and adversarial tests run against each, and
+/// the `framing` fuzz target feeds the same upstream bytes to both and requires the same
+/// framing ([`crate::framing`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamClient {
+    /// Bodiless requests to an `http://` upstream go through the gateway's own exchange
+    /// ([`crate::exchange`]), everything else through hyper's client: the default, and about
+    /// half the instructions per proxied GET (BENCHMARKS.md).
+    #[default]
+    Direct,
+    /// Every request goes through hyper's client.
+    Hyper,
+}
+
+impl UpstreamClient {
+    /// Reads `direct` or `hyper`.
+    pub fn parse(text: &str) -> Option<UpstreamClient> {
+        match text {
+            "direct" => Some(UpstreamClient::Direct),
+            "hyper" => Some(UpstreamClient::Hyper),
+            _ => None,
+        }
+    }
+
+    /// `direct` or `hyper`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamClient::Direct => "direct",
+            UpstreamClient::Hyper => "hyper",
+        }
+    }
+}
+
 /// The mode, switchable while serving (a reload can move from `report` to `enforce`).
 #[derive(Clone, Debug)]
 pub struct ModeSwitch {
@@ -136,6 +172,8 @@ pub struct Options {
     pub upstream_max_connections: usize,
     /// Worker threads, each with its own event loop and upstream pool; 0 = one per core.
     pub workers: usize,
+    /// `upstream_client`: what carries requests to the upstream.
+    pub upstream_client: UpstreamClient,
 }
 
 /// Default `connect_timeout`.
@@ -164,6 +202,7 @@ impl Options {
             metrics: Metrics::new(),
             upstream_max_connections: DEFAULT_UPSTREAM_MAX_CONNECTIONS,
             workers: 0,
+            upstream_client: UpstreamClient::Direct,
         }
     }
 
@@ -231,7 +270,12 @@ fn workers(policy: PolicyHandle, options: &Options) -> io::Result<Vec<Worker>> {
         .map(|_| {
             let shared = Arc::new(Shared {
                 policy: policy.clone(),
-                pool: Pool::new(&options.upstream, options.connect_timeout, per_worker)?,
+                pool: Pool::new(
+                    &options.upstream,
+                    options.upstream_client,
+                    options.connect_timeout,
+                    per_worker,
+                )?,
                 preflights: PreflightCache::default(),
                 upstream: options.upstream.clone(),
                 mode: options.mode.clone(),

@@ -37,6 +37,7 @@ use tokio_rustls::TlsConnector;
 use tracing::debug;
 
 use super::exchange::{self, BodyDecoder, Head, RequestHead};
+use super::proxy::UpstreamClient;
 use super::upstream::Upstream;
 
 /// How long an idle upstream connection is kept. Shorter than the keep-alive timeouts of
@@ -206,6 +207,9 @@ pub(crate) struct Pool {
     port: u16,
     /// For an `https://` upstream: the TLS client and the name its certificate must have.
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// Bodiless requests go through [`super::exchange`]: `upstream_client = "direct"` and a
+    /// plain-TCP upstream.
+    direct: bool,
     connect_timeout: Duration,
     builder: http1::Builder,
     /// One permit per upstream connection that may be busy at once.
@@ -216,6 +220,7 @@ impl Pool {
     /// A pool of at most `max_connections` busy connections (at least one).
     pub(crate) fn new(
         upstream: &Upstream,
+        client: UpstreamClient,
         connect_timeout: Duration,
         max_connections: usize,
     ) -> io::Result<Pool> {
@@ -235,6 +240,7 @@ impl Pool {
             }),
             host,
             port,
+            direct: client == UpstreamClient::Direct && tls.is_none(),
             tls,
             connect_timeout,
             builder: http1::Builder::new(),
@@ -242,11 +248,12 @@ impl Pool {
         })
     }
 
-    /// Readies `request` (origin-form, with a `Host`) for [`Pool::send`]: a bodiless one to
-    /// a plain-TCP upstream is written out for [`super::exchange`] at once, and the request
-    /// let go.
+    /// Readies `request` (origin-form, with a `Host`) for [`Pool::send`]: this is the seam
+    /// between the two upstream clients. With the direct one, a bodiless request to a
+    /// plain-TCP upstream is written out for [`super::exchange`] at once, and the request let
+    /// go; everything else goes to hyper's client.
     pub(crate) fn prepare(&self, request: http::Request<Incoming>) -> Outbound {
-        if self.tls.is_none() && exchange::is_bodiless(&request) {
+        if self.direct && exchange::is_bodiless(&request) {
             Outbound::Head(RequestHead::new(&request))
         } else {
             Outbound::Request(request)
@@ -425,9 +432,9 @@ fn connected<T>(opened: Result<io::Result<T>, Elapsed>) -> Result<T, SendError> 
     }
 }
 
-/// A TLS client for an `https://` upstream ([`crate::tls_client`]).
+/// A TLS client for an `https://` upstream ([`corsguard_tls`]).
 fn tls_connector() -> io::Result<TlsConnector> {
-    crate::tls_client::connector().map_err(|e| io::Error::other(format!("the upstream is https:// but {e}")))
+    corsguard_tls::connector().map_err(|e| io::Error::other(format!("the upstream is https:// but {e}")))
 }
 
 /// The upstream's response body, streamed, holding its connection and its connection slot
