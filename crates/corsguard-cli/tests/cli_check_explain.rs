@@ -233,6 +233,7 @@ fn check_refuses_what_serve_would_refuse_in_the_gateway_table() {
         ("connect_timeout = 1e300", "invalid-gateway-value", 19),
         ("upstream_timeout = 99999999999999999999", "parse-error", 20),
         ("upstream_max_connections = -1", "invalid-gateway-value", 28),
+        ("upstream_client = \"curl\"", "invalid-gateway-value", 19),
         ("listen = \"8080\"", "invalid-gateway-value", 10),
         ("tls_key = \"key.pem\"", "invalid-gateway-value", 11),
         ("upstrem = \"http://127.0.0.1:3000\"", "unknown-key", 1),

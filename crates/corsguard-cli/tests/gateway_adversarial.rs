@@ -8,7 +8,8 @@
 //! (both orders); each where the extra bytes come in the same write as the response and where
 //! they come after a pause. Every case runs on both of the gateway's upstream paths (its own
 //! exchange for bodiless requests, hyper's client for requests with a body), with one worker
-//! (connection reuse as tight as it gets) and with the default workers.
+//! (connection reuse as tight as it gets) and with the default workers, and all of it once more
+//! with `upstream_client = "hyper"`, where hyper's client carries every request.
 //!
 //! The same suite runs against nginx 1.22 (`proxy_pass` to an upstream block with `keepalive`,
 //! `proxy_http_version 1.1`) in front of the same upstreams, and passes: the suite asks no more
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use corsguard_gateway::proxy::UpstreamClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -402,9 +404,14 @@ where
     }
 }
 
-async fn gateway_with(upstream: SocketAddr, workers: usize) -> (SocketAddr, gateway_support::Running) {
+async fn gateway_with(
+    upstream: SocketAddr,
+    workers: usize,
+    client: UpstreamClient,
+) -> (SocketAddr, gateway_support::Running) {
     let gw = gateway_support::gateway(gateway_support::POLICY, &format!("http://{upstream}"), |o| {
-        o.workers = workers
+        o.workers = workers;
+        o.upstream_client = client;
     })
     .await;
     (gw.addr(), gw)
@@ -412,12 +419,22 @@ async fn gateway_with(upstream: SocketAddr, workers: usize) -> (SocketAddr, gate
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_with_one_worker_gives_every_client_its_own_answer() {
-    run_suite(|up| gateway_with(up, 1)).await;
+    run_suite(|up| gateway_with(up, 1, UpstreamClient::Direct)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_with_its_default_workers_gives_every_client_its_own_answer() {
-    run_suite(|up| gateway_with(up, 0)).await;
+    run_suite(|up| gateway_with(up, 0, UpstreamClient::Direct)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_on_hyper_s_client_with_one_worker_gives_every_client_its_own_answer() {
+    run_suite(|up| gateway_with(up, 1, UpstreamClient::Hyper)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_on_hyper_s_client_with_its_default_workers_gives_every_client_its_own_answer() {
+    run_suite(|up| gateway_with(up, 0, UpstreamClient::Hyper)).await;
 }
 
 /// nginx in front of `upstream`, with a keep-alive upstream pool.

@@ -184,11 +184,11 @@ impl HeadParser {
                     .map_err(|_| invalid("invalid header name from the upstream"))?;
                 let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
                     .map_err(|_| invalid("invalid header value from the upstream"))?;
-                framing.note(&name, &value)?;
+                framing.note(&name, &value);
                 headers.append(name, value);
             }
             let version = if version == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
-            let (framing, keep_alive) = framing.decide(for_head, status, version);
+            let (framing, keep_alive) = framing.decide(for_head, status, version)?;
             let mut parts = Response::new(()).into_parts().0;
             parts.status = status;
             parts.version = version;
@@ -204,11 +204,13 @@ struct FramingHeaders {
     /// Whether there was a `Transfer-Encoding`, and whether its last coding was `chunked`.
     transfer_encoding: Option<bool>,
     content_length: Option<u64>,
+    /// A `Content-Length` that is not one number (or a list of equal ones).
+    bad_length: bool,
     close: bool,
 }
 
 impl FramingHeaders {
-    fn note(&mut self, name: &HeaderName, value: &HeaderValue) -> io::Result<()> {
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) {
         if *name == TRANSFER_ENCODING {
             let last = value.to_str().ok().and_then(|v| v.rsplit(',').next());
             self.transfer_encoding =
@@ -216,26 +218,52 @@ impl FramingHeaders {
         } else if *name == CONTENT_LENGTH {
             // `Content-Length: 5, 5` (a list of equal values) is accepted, as RFC 9110 §8.6
             // allows; differing values are an error.
-            for item in value.to_str().map_err(|_| bad_length())?.split(',') {
-                let item = item.trim();
-                if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad_length());
+            let Ok(text) = value.to_str() else {
+                self.bad_length = true;
+                return;
+            };
+            for item in text.split(',').map(str::trim) {
+                let parsed =
+                    item.bytes().all(|b| b.is_ascii_digit()).then(|| item.parse::<u64>().ok()).flatten();
+                match parsed {
+                    Some(parsed) if self.content_length.is_none_or(|known| known == parsed) => {
+                        self.content_length = Some(parsed)
+                    }
+                    _ => self.bad_length = true,
                 }
-                let parsed: u64 = item.parse().map_err(|_| bad_length())?;
-                if self.content_length.is_some_and(|known| known != parsed) {
-                    return Err(bad_length());
-                }
-                self.content_length = Some(parsed);
             }
         } else if *name == CONNECTION {
             self.close |= forward::list_elements(value).any(|token| token.eq_ignore_ascii_case("close"));
         }
-        Ok(())
     }
 
     /// The body's framing (RFC 9112 §6.3), and whether the connection may carry another
     /// request after it.
-    fn decide(&self, for_head: bool, status: StatusCode, version: Version) -> (Framing, bool) {
+    fn decide(&self, for_head: bool, status: StatusCode, version: Version) -> io::Result<(Framing, bool)> {
+        if version == Version::HTTP_10 && self.transfer_encoding.is_some() && !has_no_body(for_head, status) {
+            // RFC 9112 §6.1: the framing of such a message is faulty; hyper's client refuses
+            // it, and so does this one.
+            return Err(invalid("Transfer-Encoding in an HTTP/1.0 response from the upstream"));
+        }
+        if self.bad_length {
+            // A length that frames nothing: the response has no body, or chunked framing
+            // wins (hyper's client reads both so too). The connection is not trusted again.
+            if has_no_body(for_head, status) || self.transfer_encoding.is_some() {
+                let framing = if has_no_body(for_head, status) {
+                    Framing::Empty
+                } else if self.transfer_encoding == Some(true) {
+                    Framing::Chunked
+                } else {
+                    Framing::UntilClose
+                };
+                return Ok((framing, false));
+            }
+            return Err(bad_length());
+        }
+        Ok(self.decide_valid(for_head, status, version))
+    }
+
+    fn decide_valid(&self, for_head: bool, status: StatusCode, version: Version) -> (Framing, bool) {
         // HTTP/1.0 keep-alive is an opt-in extension; closing is always correct.
         let persistent = version == Version::HTTP_11
             && !self.close

@@ -16,6 +16,7 @@ pub mod admin;
 mod drain;
 pub mod exchange;
 pub mod forward;
+pub mod framing;
 mod histogram;
 mod idle;
 mod listener;

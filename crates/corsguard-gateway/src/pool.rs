@@ -243,7 +243,7 @@ impl Pool {
             direct: client == UpstreamClient::Direct && tls.is_none(),
             tls,
             connect_timeout,
-            builder: http1::Builder::new(),
+            builder: client_builder(),
             slots: Arc::new(Semaphore::new(max_connections)),
         })
     }
@@ -432,6 +432,15 @@ fn connected<T>(opened: Result<io::Result<T>, Elapsed>) -> Result<T, SendError> 
     }
 }
 
+/// hyper's client connection settings, the same for the gateway and for
+/// [`crate::framing`]: a response head is held to the limit the direct exchange sets
+/// ([`exchange::MAX_HEAD_LEN`]), so that both refuse the same heads.
+pub(crate) fn client_builder() -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder.max_buf_size(exchange::MAX_HEAD_LEN);
+    builder
+}
+
 /// A TLS client for an `https://` upstream ([`corsguard_tls`]).
 fn tls_connector() -> io::Result<TlsConnector> {
     corsguard_tls::connector().map_err(|e| io::Error::other(format!("the upstream is https:// but {e}")))
@@ -517,9 +526,14 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let polled: Poll<Option<Result<Frame<Bytes>, Self::Error>>> = match &mut self.inner {
-            Inner::Hyper { body, .. } => {
-                Pin::new(body).poll_frame(cx).map(|frame| frame.map(|f| f.map_err(Into::into)))
-            }
+            // Trailer fields are read past, not forwarded, as the direct exchange does; the
+            // body then ends (and its connection is given back) when hyper says it has.
+            Inner::Hyper { body, .. } => loop {
+                match Pin::new(&mut *body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => continue,
+                    polled => break polled.map(|frame| frame.map(|f| f.map_err(Into::into))),
+                }
+            },
             Inner::Direct { decoder, connection } => match connection.as_mut() {
                 None => Poll::Ready(None),
                 Some(direct) => match direct.connection.poll_body(decoder, cx) {
