@@ -65,6 +65,7 @@ macro_rules! finding_ids {
         /// A class of CORS misconfiguration. The ids are a contract: scripts and dashboards
         /// match on them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
         pub enum FindingId {
             $(#[doc = $title] $variant,)*
         }

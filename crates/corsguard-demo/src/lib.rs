@@ -12,6 +12,8 @@
 //! same-origin, because a blocked `fetch` tells a script nothing) and whether the request
 //! reached the API at all.
 
+#![warn(missing_docs)]
+
 mod api;
 mod http;
 

@@ -60,6 +60,7 @@ pub type Body = Either<UpstreamBody, Full<Bytes>>;
 
 /// Whether decisions are enforced or only reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Preflights answered, refusals refused, CORS headers written by the gateway.
     Enforce,

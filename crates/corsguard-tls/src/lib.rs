@@ -1,6 +1,7 @@
 //! The one TLS client configuration, for the gateway's `https://` upstreams and for the
 //! requests `corsguard audit` sends: the platform's root certificates, rustls' safe protocol
 //! versions, and HTTP/1.1 offered by ALPN (both speak HTTP/1.1 to the server).
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 
