@@ -16,9 +16,6 @@ pub mod admin;
 mod drain;
 pub mod exchange;
 pub mod forward;
-// Public only so that benches/histogram.rs can measure it against prometheus-client's.
-#[doc(hidden)]
-pub mod histogram;
 mod idle;
 mod listener;
 pub mod metrics;
