@@ -17,7 +17,6 @@ mod drain;
 pub mod exchange;
 pub mod forward;
 pub mod framing;
-mod histogram;
 mod idle;
 mod listener;
 pub mod metrics;

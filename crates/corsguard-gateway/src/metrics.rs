@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use corsguard::{Reason, RequestKind};
 
-use super::histogram::ShardedHistogram;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::exponential_buckets;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 /// `kind`, `verdict`, `reason`.
@@ -77,7 +76,11 @@ struct Inner {
     /// The `requests` counters of every plausible combination, by [`request_slot`]: counting a
     /// request is then one atomic add, not a label-set hash and a lock.
     request_counters: Box<[Option<Counter>]>,
-    upstream_latency: ShardedHistogram,
+    /// One histogram for all workers. Per-worker ones would cost less while both observe at
+    /// once, but prometheus-client 0.24 gives no read of a histogram's counts to sum them, so
+    /// they could only be exposed with a worker label, a different series; the shared lock
+    /// costs about 0.4 % of a proxied request then (BENCHMARKS.md, "Upstream latency histogram").
+    upstream_latency: Histogram,
     upstream_errors: Family<OneLabel, Counter>,
     client_errors: Family<OneLabel, Counter>,
     reloads: Family<OneLabel, Counter>,
@@ -96,7 +99,7 @@ impl Metrics {
             requests.clone(),
         );
         // Upstream latency spans sub-millisecond loopback answers to slow reports: 0.5 ms to ~65 s.
-        let upstream_latency = ShardedHistogram::new(exponential_buckets(0.0005, 2.0, 18));
+        let upstream_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 18));
         registry.register_with_unit(
             "upstream_response",
             "Time from forwarding a request to receiving the upstream's response headers",
@@ -176,7 +179,7 @@ impl Metrics {
 
     /// Records how long the upstream took to answer.
     pub fn upstream_latency(&self, elapsed: Duration) {
-        self.inner.upstream_latency.observe(elapsed);
+        self.inner.upstream_latency.observe(elapsed.as_secs_f64());
     }
 
     /// Counts a request the upstream did not answer.
@@ -301,5 +304,23 @@ mod tests {
         );
         assert_eq!(count(r#"kind="preflight",verdict="allowed",reason="allowed""#).as_deref(), Some("1"));
         assert_eq!(count(r#"kind="actual",verdict="allowed",reason="allowed""#).as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn upstream_latency_is_one_histogram_in_seconds() {
+        let metrics = Metrics::new();
+        metrics.upstream_latency(Duration::from_micros(300));
+        metrics.upstream_latency(Duration::from_millis(3));
+        let text = metrics.render();
+        for line in [
+            "# TYPE corsguard_upstream_response_seconds histogram",
+            "# UNIT corsguard_upstream_response_seconds seconds",
+            "corsguard_upstream_response_seconds_count 2",
+            r#"corsguard_upstream_response_seconds_bucket{le="0.0005"} 1"#,
+            r#"corsguard_upstream_response_seconds_bucket{le="0.001"} 1"#,
+            r#"corsguard_upstream_response_seconds_bucket{le="+Inf"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
     }
 }
