@@ -2,7 +2,7 @@
 //! upstreams that answer with exact bytes: every way HTTP/1.1 delimits a body, interim
 //! responses, keep-alive reuse, and keep-alive connections the upstream closes while idle.
 
-mod gateway_support;
+use test_support::gateway as gateway_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
