@@ -1,6 +1,6 @@
-//! A real browser for tests: headless Chromium driven through chromedriver (WebDriver), pages
-//! served from chosen origins on loopback, and `fetch` run inside a page with the outcome the
-//! page's script would see.
+//! A real browser for tests: headless Chromium driven through chromedriver (WebDriver), and
+//! `fetch` run inside a page with the outcome the page's script would see. The pages it opens
+//! are served from chosen origins on loopback by `test_support::pages`.
 //!
 //! Host names under `example.test` resolve to 127.0.0.1 inside the browser (and Chromium
 //! resolves `*.localhost` to loopback by itself), so a test can put a page on
@@ -9,7 +9,8 @@
 //!
 //! ```no_run
 //! # async fn doc() -> browser_harness::Result<()> {
-//! use browser_harness::{Browser, FetchRequest, PageServer};
+//! use browser_harness::{Browser, FetchRequest};
+//! use test_support::pages::PageServer;
 //!
 //! let browser = Browser::launch().await?;
 //! let page = PageServer::start("app.example.test").await?;
@@ -24,26 +25,17 @@
 //! a process group of its own with Chromium inside it, and the whole group is ended.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{Ipv4Addr, TcpListener as StdListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder};
-use http::{header, HeaderValue, Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 /// Errors from starting or talking to the browser, with enough context to act on.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -393,79 +385,6 @@ fetch(url, init).then(
   (error) => done({ ok: false, status: 0, headers: {}, body: "", error: String(error) }),
 );
 "#;
-
-/// Serves one small HTML page, for every path, on 127.0.0.1 under a chosen host name, so that
-/// scripts in it run with the origin `http://HOST:PORT`. Stops when dropped.
-#[derive(Debug)]
-pub struct PageServer {
-    host: String,
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-/// The page served when none is given: enough for scripts to run in.
-pub const BLANK_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>page</title>\
-                              </head><body>page</body></html>";
-
-impl PageServer {
-    /// Serves [`BLANK_PAGE`] as `http://HOST:PORT/`. `host` must resolve to loopback in the
-    /// browser: a name under `example.test` or `localhost`.
-    pub async fn start(host: &str) -> Result<PageServer> {
-        PageServer::with_html(host, BLANK_PAGE).await
-    }
-
-    /// Serves `html` as `http://HOST:PORT/` (and every other path).
-    pub async fn with_html(host: &str, html: &str) -> Result<PageServer> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
-        let page = Bytes::from(html.to_owned());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let page = page.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |_: Request<Incoming>| {
-                        let page = page.clone();
-                        async move {
-                            let mut response = Response::new(Full::new(page));
-                            response.headers_mut().insert(
-                                header::CONTENT_TYPE,
-                                HeaderValue::from_static("text/html; charset=utf-8"),
-                            );
-                            Ok::<_, Infallible>(response)
-                        }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    // A browser closing a keep-alive connection is not an error worth reporting.
-                    let _ = conn.await;
-                });
-            }
-        });
-        Ok(PageServer { host: host.to_owned(), addr, task })
-    }
-
-    /// `http://HOST:PORT/`.
-    pub fn url(&self) -> String {
-        format!("{}/", self.origin())
-    }
-
-    /// `http://HOST:PORT`: the origin of scripts in the page.
-    pub fn origin(&self) -> String {
-        format!("http://{}:{}", self.host, self.addr.port())
-    }
-
-    /// The loopback address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for PageServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 fn find_binary(env: &str, name: &str) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(env) {

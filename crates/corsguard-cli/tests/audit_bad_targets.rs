@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use audit_fixture::Behaviour;
 use serde_json::Value;
+use test_support::upstream::dead_addr;
 
 #[test]
 fn every_broken_target_gets_its_own_clear_error_and_the_others_complete() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (closed, plain, silent, garbage, huge, good) = runtime.block_on(async {
         (
-            audit_fixture::closed_port().await,
+            dead_addr().await,
             audit_fixture::serve(Behaviour::Correct, "https://app.example.com").await,
             audit_fixture::silent().await,
             audit_fixture::garbage().await,
@@ -65,10 +66,7 @@ fn every_broken_target_gets_its_own_clear_error_and_the_others_complete() {
 fn a_broken_target_with_a_failing_finding_elsewhere_exits_1() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (closed, good) = runtime.block_on(async {
-        (
-            audit_fixture::closed_port().await,
-            audit_fixture::serve(Behaviour::Reflection, "http://api.example.com").await,
-        )
+        (dead_addr().await, audit_fixture::serve(Behaviour::Reflection, "http://api.example.com").await)
     });
     let output = Command::new(env!("CARGO_BIN_EXE_corsguard"))
         .args(["audit", "--fail-on", "high", &format!("http://{closed}/"), &format!("http://{good}/")])

@@ -20,11 +20,7 @@ fn example() -> String {
 }
 
 fn temp_policy(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("corsguard-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    test_support::tempdir::write_file("corsguard-cli-test", name, text).display().to_string()
 }
 
 fn json(output: &Output) -> Value {

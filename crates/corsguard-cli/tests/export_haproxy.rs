@@ -6,6 +6,7 @@ mod export_support;
 use std::process::{Command, Stdio};
 
 use export_support::*;
+use test_support::process::{free_addr, wait_listening, Proc};
 
 /// Cases where HAProxy answers differently from the gateway, and why. The test fails if the
 /// differing cases are not exactly these. None gives a browser more than the engine does.

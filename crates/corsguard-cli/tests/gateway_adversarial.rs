@@ -15,8 +15,8 @@
 //! `proxy_http_version 1.1`) in front of the same upstreams, and passes: the suite asks no more
 //! of the gateway than a well-kept proxy does.
 
-mod export_support;
-mod gateway_support;
+use test_support::gateway as gateway_support;
+use test_support::process as export_support;
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};

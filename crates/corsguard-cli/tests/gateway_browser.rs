@@ -1,10 +1,9 @@
 //! Real Chromium through the gateway: pages on two origins, the gateway on a third, a real
 //! upstream behind it. What matters is what a page's script can and cannot do.
 
-mod gateway_support;
-
-use browser_harness::{Browser, Credentials, FetchRequest, PageServer};
-use gateway_support::*;
+use browser_harness::{Browser, Credentials, FetchRequest};
+use test_support::gateway::*;
+use test_support::pages::PageServer;
 
 /// The gateway as the browser reaches it: `http://api.localhost:PORT` (Chromium resolves
 /// `*.localhost` to loopback, and treats it as potentially trustworthy, so credentialed

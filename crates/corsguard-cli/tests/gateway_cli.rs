@@ -1,16 +1,14 @@
 //! `corsguard serve` as an operator runs it: the real binary, its JSON logs, its admin
 //! listener, SIGHUP and SIGTERM.
 
-mod gateway_support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use gateway_support::*;
 use http::StatusCode;
 use serde_json::Value;
+use test_support::gateway::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_corsguard");
 
@@ -105,15 +103,7 @@ impl Drop for Serve {
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "corsguard-cli-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+    test_support::tempdir::write_file("corsguard-cli", name, text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

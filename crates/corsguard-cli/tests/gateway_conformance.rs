@@ -3,11 +3,9 @@
 //! engine's `decide` and the tower layer run the same table in
 //! `crates/corsguard/tests/conformance.rs`.
 
-mod gateway_support;
-
-use gateway_support::{gateway, upstream};
 use http::{Method, StatusCode};
 use test_support::conformance::{cors_headers, table};
+use test_support::gateway::{gateway, upstream};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_through_the_gateway() {

@@ -2,19 +2,17 @@
 //! turn instead of opening more upstream connections, none fails, and idle connections are
 //! reused.
 
-mod gateway_support;
-
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway_support::*;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use test_support::gateway::*;
 use tokio::net::TcpListener;
 
 /// An upstream that takes 150 ms per request and records how many requests it served at once

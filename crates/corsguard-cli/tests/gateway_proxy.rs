@@ -1,15 +1,13 @@
 //! The gateway in front of a real upstream on loopback: decisions, header hygiene, streaming,
 //! upstream failures, HTTP/2, WebSocket and TLS.
 
-mod gateway_support;
-
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use gateway_support::*;
 use http::{Method, StatusCode, Version};
 use http_body_util::BodyExt;
+use test_support::gateway::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -416,7 +414,7 @@ async fn a_slow_http2_request_outlasting_the_idle_period_is_answered() {
 async fn tls_is_terminated_with_the_configured_certificate() {
     use std::sync::Arc;
 
-    let dir = tempdir();
+    let dir = test_support::tempdir::fresh_dir("corsguard-gw");
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
@@ -456,14 +454,4 @@ async fn tls_is_terminated_with_the_configured_certificate() {
     assert_eq!(response.headers()["access-control-allow-origin"], ALLOWED);
     assert_eq!(up.last().headers["x-forwarded-proto"], "https");
     std::fs::remove_dir_all(dir).ok();
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "corsguard-gw-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -1,7 +1,5 @@
 //! Hot reload and graceful shutdown of the gateway, in-process.
 
-mod gateway_support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +8,8 @@ use corsguard_gateway::metrics::Metrics;
 use corsguard_gateway::proxy::{Mode, ModeSwitch};
 use corsguard_gateway::reload::{Outcome, Reloader};
 use corsguard_gateway::settings::{Overrides, Settings};
-use gateway_support::*;
 use http::StatusCode;
+use test_support::gateway::*;
 
 const NEW_ORIGIN: &str = "http://new.localhost:5000";
 
@@ -26,11 +24,7 @@ struct File(std::path::PathBuf);
 
 impl File {
     fn new(text: &str) -> File {
-        let path = std::env::temp_dir().join(format!(
-            "corsguard-reload-{}-{}.toml",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
+        let path = test_support::tempdir::unique_path("corsguard-reload").with_extension("toml");
         std::fs::write(&path, text).unwrap();
         File(path)
     }
@@ -96,7 +90,7 @@ async fn remembered_preflight_answers_are_the_same_and_follow_a_reload() {
     for _ in 0..3 {
         let again = ask(ALLOWED).await;
         assert_eq!(again.status, StatusCode::NO_CONTENT);
-        let without_date = |reply: &gateway_support::Reply| {
+        let without_date = |reply: &Reply| {
             let mut headers = reply.headers.clone();
             headers.remove("date");
             headers

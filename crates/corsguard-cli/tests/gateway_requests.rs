@@ -2,12 +2,10 @@
 //! each is written byte for byte on a raw connection, so nothing in a client library can tidy
 //! it first.
 
-mod gateway_support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gateway_support::*;
+use test_support::gateway::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

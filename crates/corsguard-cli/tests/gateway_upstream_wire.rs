@@ -4,7 +4,7 @@
 //! Every case runs against both upstream clients (`upstream_client = "direct"` and `"hyper"`),
 //! as `direct::NAME` and `hyper::NAME`.
 
-mod gateway_support;
+use test_support::gateway as gateway_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,13 +2,11 @@
 //! `Origin`: a handshake from an origin the policy does not allow is refused (403) and never
 //! reaches the upstream, so no foreign page can open a credentialed WebSocket to the API.
 
-mod gateway_support;
-
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_support::*;
 use http::StatusCode;
+use test_support::gateway::*;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};

@@ -6,8 +6,6 @@
 //! credentials), the API is `http://api.example.test:PORT` and the hostile page
 //! `http://evil.example.test:PORT` (mapped to 127.0.0.1 by the harness).
 
-mod tower_support;
-
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -16,10 +14,11 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::routing::get;
 use axum::Router;
-use browser_harness::{Browser, Credentials, FetchOutcome, FetchRequest, PageServer};
+use browser_harness::{Browser, Credentials, FetchOutcome, FetchRequest};
 use corsguard::tower::CorsLayer;
 use corsguard::Policy;
-use tower_support::serve;
+use test_support::app::serve;
+use test_support::pages::PageServer;
 
 /// Every request that reached the application, as "METHOD /path".
 #[derive(Clone, Default)]

@@ -2,8 +2,6 @@
 //! application, CORS headers on every forwarded response, Vary merged, Access-Control-* from the
 //! application replaced, per-route policies, cross-origin protection.
 
-mod tower_support;
-
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -12,7 +10,8 @@ use axum::routing::get;
 use axum::Router;
 use corsguard::tower::CorsLayer;
 use corsguard::Policy;
-use tower_support::{serve, Calls, Http};
+use test_support::app::{serve, Calls};
+use test_support::http::Http;
 
 const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://app.example.com.evil.net";

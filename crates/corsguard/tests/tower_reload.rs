@@ -1,7 +1,5 @@
 //! Replacing the policy of a running axum app while requests are in flight.
 
-mod tower_support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +9,8 @@ use axum::routing::get;
 use axum::Router;
 use corsguard::tower::CorsLayer;
 use corsguard::{Policy, PolicyHandle};
-use tower_support::{serve, Http, Reply};
+use test_support::app::serve;
+use test_support::http::{Http, Reply};
 
 const A: &str = "https://a.example.com";
 const B: &str = "https://b.example.com";

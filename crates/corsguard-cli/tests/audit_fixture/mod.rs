@@ -1,7 +1,8 @@
 //! Deliberately misconfigured HTTP servers on 127.0.0.1, one per `corsguard audit` finding class,
 //! plus a correctly configured one, one running corsguard's own decision engine, and the broken
-//! servers the auditor must survive. Shared by the `audit_*` tests and by the `audit_fixture`
-//! example that `scripts/compare-scanners` runs.
+//! servers the auditor must survive (a closed port is `test_support::upstream::dead_addr`).
+//! Shared by the `audit_*` tests and by the `audit_fixture` example that `scripts/compare-scanners`
+//! runs.
 //!
 //! Each misconfigured server trusts one origin and gets exactly one thing wrong, written the way
 //! such bugs are usually written (`startsWith`, `endsWith`, an unescaped regex, echoing headers).
@@ -307,12 +308,6 @@ fn corsguard_engine(policy: &Option<corsguard::Policy>, req: &Request<Incoming>)
 
 // ---------------------------------------------------------------------------------------------
 // Servers the auditor must survive
-
-/// A loopback port with nothing listening.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    listener.local_addr().expect("local addr")
-}
 
 /// Accepts connections and never answers.
 pub async fn silent() -> SocketAddr {

@@ -1,17 +1,20 @@
 //! Shared by the export_* tests: the policy and request corpus, a raw HTTP/1.1 client (so any
 //! header bytes can be sent), a loopback upstream that sets its own CORS headers, the
-//! reference gateway (`corsguard serve`), and the comparison of CORS answers.
+//! reference gateway (`corsguard serve`), and the comparison of CORS answers. Running the
+//! proxies as processes is `test_support::process`.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use test_support::process::{free_addr, wait_listening, Proc};
 
 /// The policy every export test compiles: exact, subdomain and port patterns, credentials,
 /// cross-origin protection, and routes (first match wins: `/public/admin/` is shadowed by
@@ -467,49 +470,6 @@ fn parse(raw: &[u8]) -> Option<Answer> {
         acapn: get("access-control-allow-private-network"),
         vary_origin,
     })
-}
-
-/// A free loopback port (bound, then released for the server under test to take).
-pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-/// Waits until something accepts connections on `addr`.
-pub fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = stderr.read_to_string(&mut err);
-            }
-            panic!("{what} exited with {status}: {err}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not listen on {addr}");
-}
-
-/// A child process stopped when dropped: SIGTERM first, so that a master process (nginx)
-/// takes its workers down with it, then SIGKILL if it lingers.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The upstream: 200 for everything, with its own `Access-Control-Allow-Origin: *`,

@@ -1,7 +1,5 @@
-//! Shared by the gateway_* tests: a real upstream on loopback (plus broken ones), the gateway
-//! started in-process on port 0, and an HTTP client.
-
-#![allow(dead_code)] // each test binary uses its own subset
+//! Upstreams on loopback for a proxy under test: a well-behaved one that records what reaches
+//! it, broken ones that reset or answer garbage, and an address nothing listens on.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,43 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use corsguard::{Policy, PolicyHandle};
-use corsguard_gateway::metrics::Metrics;
-use corsguard_gateway::proxy::{self, Gateway, Options, Upstream as UpstreamUrl};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-/// The policy most tests use: a development profile (so refusals carry `corsguard-reason`),
-/// credentials on, localhost origins.
-pub const POLICY: &str = r#"
-default_profile = "development"
-
-[policy]
-methods        = ["GET", "POST", "PUT"]
-allow_headers  = ["Content-Type", "Authorization"]
-expose_headers = ["X-Request-Id"]
-credentials    = true
-max_age        = 600
-cross_origin_protection = true
-
-[profiles.development]
-origins = ["http://localhost:3000", "http://app.localhost:*"]
-"#;
-
-/// An allowed origin of [`POLICY`].
-pub const ALLOWED: &str = "http://localhost:3000";
-/// An origin [`POLICY`] does not allow.
-pub const FOREIGN: &str = "http://evil.localhost:4000";
-
-/// One request as the upstream saw it.
+/// One request as the upstream saw it, so that tests can check what a proxy forwarded.
 #[derive(Clone, Debug)]
 pub struct Seen {
     pub method: Method,
@@ -54,7 +26,8 @@ pub struct Seen {
     pub headers: HeaderMap,
 }
 
-/// A well-behaved upstream that records what reaches it.
+/// A well-behaved upstream that records what reaches it, so that tests can tell a request the
+/// proxy answered itself from one it forwarded.
 #[derive(Clone)]
 pub struct Upstream {
     pub addr: SocketAddr,
@@ -75,6 +48,7 @@ impl Upstream {
         self.seen.lock().unwrap().last().cloned().expect("the upstream saw a request")
     }
 
+    /// `http://ADDR`, as a proxy's upstream URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -206,10 +180,11 @@ fn websocket_echo(req: &mut Request<Incoming>) -> Response<UpBody> {
         .unwrap()
 }
 
-/// An address nothing listens on.
+/// A loopback address nothing listens on (bound and released at once), for a dead upstream or
+/// a closed port: connecting to it is refused.
 pub async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    listener.local_addr().expect("local addr")
 }
 
 /// An upstream that reads a request and answers `reply` bytes, then closes; with `reset`,
@@ -233,151 +208,4 @@ pub async fn broken_upstream(reply: &'static [u8], reset: bool) -> SocketAddr {
         }
     });
     addr
-}
-
-/// A gateway running in-process.
-pub struct Running {
-    pub gateway: Gateway,
-    pub policy: PolicyHandle,
-    pub metrics: Metrics,
-    pub client: Http,
-}
-
-impl Running {
-    pub fn addr(&self) -> SocketAddr {
-        self.gateway.local_addr()
-    }
-}
-
-/// Starts the gateway in front of `upstream` with policy `toml`; `tweak` adjusts options.
-pub async fn gateway(toml: &str, upstream: &str, tweak: impl FnOnce(&mut Options)) -> Running {
-    let policy = PolicyHandle::new(Policy::from_toml(toml, None).expect("valid test policy"));
-    let mut options = Options::new(UpstreamUrl::parse(upstream).expect("valid upstream URL"));
-    options.upstream_timeout = Duration::from_secs(5);
-    tweak(&mut options);
-    let metrics = options.metrics.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway = proxy::start(listener, policy.clone(), options).expect("gateway starts");
-    let client = Http::new(gateway.local_addr());
-    Running { gateway, policy, metrics, client }
-}
-
-/// A response read to the end.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub version: http::Version,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("ascii header"))
-    }
-
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.get_all(name).iter().map(|v| v.to_str().expect("ascii header")).collect()
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn cors_header_count(&self) -> usize {
-        self.headers.keys().filter(|k| k.as_str().starts_with("access-control-")).count()
-    }
-}
-
-/// An HTTP client with a connection pool (HTTP/1.1, or HTTP/2 with prior knowledge).
-#[derive(Clone)]
-pub struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
-    base: String,
-}
-
-impl Http {
-    pub fn new(addr: SocketAddr) -> Self {
-        Http { client: Client::builder(TokioExecutor::new()).build_http(), base: format!("http://{addr}") }
-    }
-
-    pub fn h2c(addr: SocketAddr) -> Self {
-        Http {
-            client: Client::builder(TokioExecutor::new()).http2_only(true).build_http(),
-            base: format!("http://{addr}"),
-        }
-    }
-
-    pub async fn try_send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: impl Into<Bytes>,
-    ) -> Result<Reply, String> {
-        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request.body(Full::new(body.into())).map_err(|e| e.to_string())?;
-        let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
-        let (parts, body) = response.into_parts();
-        let body = collect_body(body).await?;
-        Ok(Reply { status: parts.status, version: parts.version, headers: parts.headers, body })
-    }
-
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Reply {
-        self.try_send(method, path, headers, Bytes::new()).await.expect("request succeeds")
-    }
-
-    pub async fn get(&self, path: &str, origin: Option<&str>) -> Reply {
-        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
-        self.send(Method::GET, path, &headers).await
-    }
-
-    pub async fn preflight(&self, path: &str, origin: &str, method: &str, headers: Option<&str>) -> Reply {
-        let mut h = vec![("origin", origin), ("access-control-request-method", method)];
-        if let Some(list) = headers {
-            h.push(("access-control-request-headers", list));
-        }
-        self.send(Method::OPTIONS, path, &h).await
-    }
-
-    /// The response head only; the body is left to `on_body`.
-    pub async fn stream(&self, path: &str) -> Response<Incoming> {
-        let request = Request::get(format!("{}{path}", self.base)).body(Full::new(Bytes::new())).unwrap();
-        self.client.request(request).await.expect("response head")
-    }
-}
-
-/// Reads a body to the end.
-pub async fn collect_body(body: Incoming) -> Result<Bytes, String> {
-    body.collect().await.map(|c| c.to_bytes()).map_err(|e| format!("body: {e:?}"))
-}
-
-/// Reads what the peer sends next onto `pending`; false when the stream ended or failed.
-pub async fn read_more(stream: &mut (impl AsyncRead + Unpin), pending: &mut Vec<u8>) -> bool {
-    let mut buf = [0u8; 4096];
-    match stream.read(&mut buf).await {
-        Ok(0) | Err(_) => false,
-        Ok(n) => {
-            pending.extend_from_slice(&buf[..n]);
-            true
-        }
-    }
-}
-
-/// Reads until `pending` holds a whole message head and takes it off, its blank line
-/// included; `None` when the stream ends first.
-pub async fn read_head(stream: &mut (impl AsyncRead + Unpin), pending: &mut Vec<u8>) -> Option<String> {
-    loop {
-        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&pending[..end + 4]).into_owned();
-            pending.drain(..end + 4);
-            return Some(head);
-        }
-        if !read_more(stream, pending).await {
-            return None;
-        }
-    }
 }
