@@ -9,7 +9,8 @@
 //! use corsguard_audit::{audit, target_url, ClientOptions};
 //!
 //! let url = target_url("http://127.0.0.1:3000/api/me")?;
-//! let options = ClientOptions { timeout: Duration::from_secs(5), concurrency: 8, rate: None, headers: vec![] };
+//! let mut options = ClientOptions::new("corsguard-audit");
+//! options.timeout = Duration::from_secs(5);
 //! let reports = audit(vec![(url.to_string(), url)], Vec::new(), options, |_| {}).expect("a runtime");
 //! for finding in &reports[0].findings {
 //!     println!("{} {}", finding.severity, finding.id);
@@ -18,7 +19,6 @@
 //! ```
 #![warn(missing_docs)]
 
-mod client;
 mod finding;
 mod probes;
 mod report;
@@ -31,11 +31,11 @@ use http::Method;
 use tokio::task::JoinSet;
 use url::Url;
 
-pub use self::client::ClientOptions;
-use self::client::{Client, Exchange};
 pub use self::finding::{Finding, FindingId, Severity};
 use self::probes::Outcome;
 pub use self::report::{json, TargetReport};
+pub use corsguard_fetch::client::ClientOptions;
+use corsguard_fetch::client::{Client, Exchange};
 
 /// Same-origin redirects followed before probing.
 const MAX_REDIRECTS: usize = 5;
@@ -155,6 +155,7 @@ async fn audit_target(client: Arc<Client>, name: String, target: Url, trusted: &
             origin: trusted[0].clone(),
             request_method: None,
             request_headers: None,
+            ..Exchange::default()
         };
         let head = match client.send(&url, &exchange).await {
             Ok(head) => head,

@@ -14,8 +14,8 @@ use http::header::{
 use http::{HeaderName, Method};
 use serde_json::{json, Map, Value};
 
-use super::client::{Exchange, FetchError, Head};
 use super::finding::{Finding, FindingId, Severity};
+use corsguard_fetch::client::{Exchange, FetchError, Head};
 
 /// The registrable domain used to build attacker origins.
 pub const ATTACKER_DOMAIN: &str = "evil.net";
@@ -94,7 +94,7 @@ impl Probe {
     fn actual(purpose: Purpose, origin: String, trusted: &str, variant: Option<String>) -> Probe {
         Probe {
             purpose,
-            exchange: Exchange { method: Method::GET, origin, request_method: None, request_headers: None },
+            exchange: Exchange { method: Method::GET, origin, ..Exchange::default() },
             trusted: trusted.to_owned(),
             variant,
         }
@@ -114,6 +114,7 @@ impl Probe {
                 origin,
                 request_method: Some(method.to_owned()),
                 request_headers: headers.map(str::to_owned),
+                ..Exchange::default()
             },
             trusted: trusted.to_owned(),
             variant: None,

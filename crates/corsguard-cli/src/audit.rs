@@ -61,7 +61,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     rate: Option<f64>,
     /// Deadline in seconds for each request (connect, TLS and response headers together)
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::flags::parse_timeout)]
     timeout: Duration,
 }
 
@@ -103,13 +103,6 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{s}` is not a rate; write requests per second from 0.001 to 100000, e.g. 10/s or 0.5/s"
         )),
-    }
-}
-
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    match s.trim().trim_end_matches('s').parse::<f64>() {
-        Ok(n) if (0.001..=3600.0).contains(&n) => Ok(Duration::from_secs_f64(n)),
-        _ => Err(format!("`{s}` is not a timeout; write seconds from 0.001 to 3600, e.g. 10 or 0.5")),
     }
 }
 
@@ -157,12 +150,11 @@ pub fn run(args: AuditArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let options = ClientOptions {
-        timeout: args.timeout,
-        concurrency: usize::from(args.concurrency),
-        rate: args.rate,
-        headers,
-    };
+    let mut options = ClientOptions::new(concat!("corsguard-audit/", env!("CARGO_PKG_VERSION")));
+    options.timeout = args.timeout;
+    options.concurrency = usize::from(args.concurrency);
+    options.rate = args.rate;
+    options.headers = headers;
     let show_progress = targets.len() > 1 && std::io::stderr().is_terminal();
     let progress = |p: Progress<'_>| {
         if let Some(error) = &p.report.error {

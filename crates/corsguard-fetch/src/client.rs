@@ -1,6 +1,8 @@
-//! A deliberately small HTTP/1.1 client for probing: one connection per probe, the response head
-//! only (bodies are never read), bounded head size, one deadline per exchange, redirects handed
-//! back to the caller instead of followed, and errors that say what went wrong in words.
+//! A deliberately small HTTP/1.1 client for asking servers about CORS: one connection per
+//! exchange, the response head only (bodies are never read), bounded head size, one deadline per
+//! exchange, redirects handed back to the caller instead of followed, and errors that say what
+//! went wrong in words. `corsguard audit` probes with it; `corsguard explain URL` sends what a
+//! browser's `fetch()` would.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -9,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -23,10 +25,10 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header fields accepted in one response.
 const MAX_HEADERS: usize = 256;
 
-/// One request to send: the method and the CORS-relevant headers a probe sets.
-#[derive(Clone, Debug)]
+/// One request to send: the method, the CORS headers, and anything else the request carries.
+#[derive(Clone, Debug, Default)]
 pub struct Exchange {
-    /// `GET` for actual requests, `OPTIONS` for preflights.
+    /// The method: `OPTIONS` for preflights.
     pub method: Method,
     /// The `Origin` header.
     pub origin: String,
@@ -34,6 +36,10 @@ pub struct Exchange {
     pub request_method: Option<String>,
     /// `Access-Control-Request-Headers`, for preflights.
     pub request_headers: Option<String>,
+    /// Further headers of this request alone (a page's own headers, its cookies).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body (`Content-Length` is set from it when it is not empty).
+    pub body: Bytes,
 }
 
 /// The status line and headers of a response.
@@ -136,6 +142,7 @@ impl Pacer {
 }
 
 /// Settings for a [`Client`].
+#[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// Deadline for one exchange: resolve, connect, TLS and response head together.
     pub timeout: Duration,
@@ -145,6 +152,25 @@ pub struct ClientOptions {
     pub rate: Option<f64>,
     /// Headers sent with every request (`-H`), e.g. the cookies of a logged-in session.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// A PEM file of certificate authorities trusted beside the platform's roots (a
+    /// development CA).
+    pub extra_ca: Option<std::path::PathBuf>,
+}
+
+impl ClientOptions {
+    /// A 10 s deadline, 8 exchanges at once, no rate limit, no extra headers or CA.
+    pub fn new(user_agent: impl Into<String>) -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(10),
+            concurrency: 8,
+            rate: None,
+            headers: Vec::new(),
+            user_agent: user_agent.into(),
+            extra_ca: None,
+        }
+    }
 }
 
 /// The probing client, shared by all targets.
@@ -153,13 +179,20 @@ pub struct Client {
     permits: Semaphore,
     pacer: Option<Pacer>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    user_agent: HeaderValue,
     tls: Result<tokio_rustls::TlsConnector, String>,
 }
 
 impl Client {
     /// A client; `need_tls` loads the platform's root certificates (skipped for http-only runs).
     pub fn new(options: ClientOptions, need_tls: bool) -> Client {
-        let tls = if need_tls { tls_connector() } else { Err("no https target".to_owned()) };
+        let tls = if need_tls {
+            corsguard_tls::connector_with(options.extra_ca.as_deref())
+        } else {
+            Err("no https URL was given".to_owned())
+        };
+        let user_agent = HeaderValue::from_str(&options.user_agent)
+            .unwrap_or_else(|_| HeaderValue::from_static(concat!("corsguard/", env!("CARGO_PKG_VERSION"))));
         let pacer = options.rate.filter(|r| *r > 0.0).map(|rate| Pacer {
             interval: Duration::from_secs_f64(1.0 / rate),
             next: Mutex::new(Instant::now()),
@@ -169,6 +202,7 @@ impl Client {
             permits: Semaphore::new(options.concurrency.max(1)),
             pacer,
             headers: options.headers,
+            user_agent,
             tls,
         }
     }
@@ -236,7 +270,7 @@ impl Client {
         }
     }
 
-    fn build_request(&self, url: &Url, exchange: &Exchange) -> Result<Request<Empty<Bytes>>, FetchError> {
+    fn build_request(&self, url: &Url, exchange: &Exchange) -> Result<Request<Full<Bytes>>, FetchError> {
         let mut target = url.path().to_owned();
         if let Some(query) = url.query() {
             target.push('?');
@@ -250,16 +284,13 @@ impl Client {
         let value =
             |s: &str| HeaderValue::from_str(s).map_err(|e| FetchError::Request(format!("{s:?}: {e}")));
         headers.insert(http::header::HOST, value(&host)?);
-        headers.insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static(concat!("corsguard-audit/", env!("CARGO_PKG_VERSION"))),
-        );
+        headers.insert(http::header::USER_AGENT, self.user_agent.clone());
         headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
         // Ask caches for a fresh answer so each probe sees the server's own decision.
         headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         let mut seen: Vec<&HeaderName> = Vec::new();
-        for (name, v) in &self.headers {
+        for (name, v) in self.headers.iter().chain(&exchange.headers) {
             if seen.contains(&name) {
                 headers.append(name.clone(), v.clone());
             } else {
@@ -267,7 +298,9 @@ impl Client {
                 seen.push(name);
             }
         }
-        headers.insert(http::header::ORIGIN, value(&exchange.origin)?);
+        if !exchange.origin.is_empty() {
+            headers.insert(http::header::ORIGIN, value(&exchange.origin)?);
+        }
         if let Some(m) = &exchange.request_method {
             headers.insert(http::header::ACCESS_CONTROL_REQUEST_METHOD, value(m)?);
         }
@@ -277,7 +310,7 @@ impl Client {
         let mut request = Request::builder()
             .method(exchange.method.clone())
             .uri(target)
-            .body(Empty::new())
+            .body(Full::new(exchange.body.clone()))
             .map_err(|e| FetchError::Request(e.to_string()))?;
         *request.headers_mut() = headers;
         Ok(request)
@@ -294,7 +327,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn exchange_http1<S>(io: S, request: Request<Empty<Bytes>>) -> Result<Head, FetchError>
+async fn exchange_http1<S>(io: S, request: Request<Full<Bytes>>) -> Result<Head, FetchError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -302,7 +335,7 @@ where
         .max_header_size(MAX_HEAD_BYTES)
         .max_buf_size(2 * MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS)
-        .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
+        .handshake::<_, Full<Bytes>>(TokioIo::new(io))
         .await
         .map_err(describe_http_error)?;
     let _connection = AbortOnDrop(tokio::spawn(async move {
@@ -337,13 +370,9 @@ fn describe_tls_error(e: std::io::Error) -> FetchError {
             format!("{e} (the server did not answer with TLS: is it plain http:// on this port?)")
         }
         Some(rustls::Error::InvalidCertificate(cert)) => {
-            format!("the server's certificate was rejected: {cert:?} (checked against the platform's root certificates)")
+            format!("the server's certificate was rejected: {cert:?} (checked against the platform's root certificates and any CA file given)")
         }
         _ => e.to_string(),
     };
     FetchError::Tls(msg)
-}
-
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    corsguard_tls::connector()
 }
