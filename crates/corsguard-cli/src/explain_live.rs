@@ -36,6 +36,12 @@ pub fn run(args: LiveArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    if let Some(path) = &args.cacert {
+        if let Err(e) = std::fs::metadata(path) {
+            eprintln!("error: cannot read the CA file {}: {e}", path.display());
+            return ExitCode::from(USAGE);
+        }
+    }
     let mut options = ClientOptions::new(concat!("corsguard-explain/", env!("CARGO_PKG_VERSION")));
     options.timeout = args.timeout;
     options.concurrency = 1;
@@ -121,7 +127,9 @@ fn describe(verdict: &Verdict, credentials: bool, paint: Paint) -> String {
         match &step.received {
             None => out += "   < (no response)\n",
             Some(answer) => {
-                out += &format!("   < {}\n", answer.status);
+                let reason =
+                    http::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason());
+                out += &format!("   < {} {}\n", answer.status, reason.unwrap_or(""));
                 for (name, value) in &answer.headers {
                     if name.starts_with("access-control-") || matches!(name.as_str(), "vary" | "location") {
                         out += &format!("   < {name}: {value}\n");
