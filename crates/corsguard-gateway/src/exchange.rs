@@ -6,9 +6,10 @@
 //!
 //! Why not hyper's client for these too: hyper drives each connection from a task of its own,
 //! and every request crosses to that task and back through channels, its response body through
-//! another. For a proxied GET that machinery cost about 14k instructions, more than everything
-//! else the gateway does for the request (BENCHMARKS.md). Requests with a body, protocol
-//! upgrades and `https://` upstreams still go through hyper's client, which streams a request
+//! another. For a proxied GET that machinery costs about 8.5k instructions, nearly a quarter
+//! of what the gateway spends on the request (BENCHMARKS.md, `upstream_client = "hyper"`).
+//! Requests with a body, protocol upgrades and `https://` upstreams still go through hyper's
+//! client, which streams a request
 //! body while the response may already be arriving.
 
 use std::future::{poll_fn, Future};
