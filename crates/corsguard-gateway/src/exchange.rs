@@ -9,8 +9,7 @@
 //! another. For a proxied GET that machinery costs about 8.5k instructions, nearly a quarter
 //! of what the gateway spends on the request (BENCHMARKS.md, `upstream_client = "hyper"`).
 //! Requests with a body, protocol upgrades and `https://` upstreams still go through hyper's
-//! client, which streams a request
-//! body while the response may already be arriving.
+//! client, which streams a request body while the response may already be arriving.
 
 use std::future::{poll_fn, Future};
 use std::io;
