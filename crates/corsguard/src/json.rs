@@ -3,7 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::Decision;
+use http::{HeaderName, HeaderValue};
+
+use crate::{Decision, OwnedDecision};
 
 /// `{"kind","allowed","forwarded","status","reason","headers":{lowercase name: value}}`.
 ///
@@ -18,19 +20,58 @@ use crate::Decision;
 /// # Ok::<(), corsguard::Diagnostics>(())
 /// ```
 pub fn decision(decision: &Decision<'_>) -> Value {
-    let headers: Map<String, Value> = decision
-        .headers()
-        .iter()
+    object(
+        decision.kind().as_str(),
+        decision.is_allowed(),
+        decision.is_forwarded(),
+        decision.status().map(|s| s.as_u16()),
+        decision.reason().code(),
+        decision.headers().iter(),
+    )
+}
+
+/// The same object for an [`OwnedDecision`], as [`crate::Policy::decide_parts`] returns it (the
+/// Node and Python packages' `decide`).
+///
+/// ```
+/// use corsguard::Policy;
+///
+/// let policy = Policy::from_toml("[profiles.p]\norigins = [\"https://app.example.com\"]", None)?;
+/// let decision = policy.decide_parts("DELETE", "/", [("origin", "https://evil.example")]).unwrap();
+/// let json = corsguard::json::owned_decision(&decision);
+/// assert_eq!((json["allowed"].as_bool(), json["status"].as_u64()), (Some(false), Some(403)));
+/// # Ok::<(), corsguard::Diagnostics>(())
+/// ```
+pub fn owned_decision(decision: &OwnedDecision) -> Value {
+    object(
+        decision.kind().as_str(),
+        decision.is_allowed(),
+        decision.is_forwarded(),
+        decision.status().map(|s| s.as_u16()),
+        decision.reason().code(),
+        decision.headers().iter(),
+    )
+}
+
+fn object<'h>(
+    kind: &str,
+    allowed: bool,
+    forwarded: bool,
+    status: Option<u16>,
+    reason: &str,
+    headers: impl Iterator<Item = (HeaderName, &'h HeaderValue)>,
+) -> Value {
+    let headers: Map<String, Value> = headers
         .map(|(name, value)| {
             (name.as_str().to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()))
         })
         .collect();
     json!({
-        "kind": decision.kind().as_str(),
-        "allowed": decision.is_allowed(),
-        "forwarded": decision.is_forwarded(),
-        "status": decision.status().map(|s| s.as_u16()),
-        "reason": decision.reason().code(),
+        "kind": kind,
+        "allowed": allowed,
+        "forwarded": forwarded,
+        "status": status,
+        "reason": reason,
         "headers": headers,
     })
 }
