@@ -1,23 +1,28 @@
-//! Real Chromium through the gateway: pages on two origins, the gateway on a third, a real
-//! upstream behind it. What matters is what a page's script can and cannot do.
+//! Real browsers (Chromium and Firefox) through the gateway: pages on two origins, the gateway
+//! on a third, a real upstream behind it. What matters is what a page's script can and cannot do.
 
-use browser_harness::{Browser, Credentials, FetchRequest};
+use browser_harness::{Browser, Credentials, Engine, FetchRequest};
 use test_support::gateway::*;
 use test_support::pages::PageServer;
 
-/// The gateway as the browser reaches it: `http://api.localhost:PORT` (Chromium resolves
-/// `*.localhost` to loopback, and treats it as potentially trustworthy, so credentialed
+/// The gateway as the browser reaches it: `http://api.localhost:PORT` (both engines resolve
+/// `*.localhost` to loopback, and treat it as potentially trustworthy, so credentialed
 /// requests are allowed by the policy's lint).
 fn api_url(gw: &Running) -> String {
     format!("http://api.localhost:{}", gw.addr().port())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_sees_the_policy_through_the_gateway() {
+browser_harness::in_every_engine!(
+    a_browser_sees_the_policy_through_the_gateway,
+    a_page_sees_the_real_502_when_the_upstream_is_down,
+    only_the_allowed_page_can_open_a_websocket_through_the_gateway,
+);
+
+async fn a_browser_sees_the_policy_through_the_gateway(engine: Engine) {
     let up = upstream().await;
     let gw = gateway(POLICY, &up.url(), |_| {}).await;
     let api = api_url(&gw);
-    let browser = Browser::launch().await.expect("headless Chromium starts");
+    let browser = Browser::launch_engine(engine).await.expect("the headless browser starts");
 
     // The trusted page: http://app.localhost:PORT matches `http://app.localhost:*`.
     let app = PageServer::start("app.localhost").await.unwrap();
@@ -71,12 +76,11 @@ async fn a_browser_sees_the_policy_through_the_gateway() {
     browser.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_sees_the_real_502_when_the_upstream_is_down() {
+async fn a_page_sees_the_real_502_when_the_upstream_is_down(engine: Engine) {
     let dead = dead_addr().await;
     let gw = gateway(POLICY, &format!("http://{dead}"), |_| {}).await;
     let api = api_url(&gw);
-    let browser = Browser::launch().await.expect("headless Chromium starts");
+    let browser = Browser::launch_engine(engine).await.expect("the headless browser starts");
     let app = PageServer::start("app.localhost").await.unwrap();
     browser.open(&app.url()).await.unwrap();
 
@@ -91,12 +95,11 @@ async fn a_page_sees_the_real_502_when_the_upstream_is_down() {
     browser.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_allowed_page_can_open_a_websocket_through_the_gateway() {
+async fn only_the_allowed_page_can_open_a_websocket_through_the_gateway(engine: Engine) {
     let up = upstream().await;
     let gw = gateway(POLICY, &up.url(), |_| {}).await;
     let ws_url = format!("ws://api.localhost:{}/ws", gw.addr().port());
-    let browser = Browser::launch().await.expect("headless Chromium starts");
+    let browser = Browser::launch_engine(engine).await.expect("the headless browser starts");
 
     let app = PageServer::start("app.localhost").await.unwrap();
     browser.open(&app.url()).await.unwrap();

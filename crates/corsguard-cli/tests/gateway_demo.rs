@@ -3,16 +3,17 @@
 
 use std::time::{Duration, Instant};
 
-use browser_harness::Browser;
+use browser_harness::{Browser, Engine};
 use corsguard_demo::Demo;
 use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_page_shows_the_policy_at_work() {
+browser_harness::in_every_engine!(the_demo_page_shows_the_policy_at_work);
+
+async fn the_demo_page_shows_the_policy_at_work(engine: Engine) {
     let demo = Demo::start(0, 0, 0).await.expect("the demo starts on free ports");
     assert!(demo.page_url.starts_with("http://127.0.0.1:"));
     assert!(demo.gateway_url.starts_with("http://localhost:"));
-    let browser = Browser::launch().await.expect("headless Chromium starts");
+    let browser = Browser::launch_engine(engine).await.expect("the headless browser starts");
     browser.client().set_window_size(1280, 1400).await.unwrap();
     browser.open(&demo.page_url).await.unwrap();
 
@@ -78,7 +79,7 @@ async fn the_demo_page_shows_the_policy_at_work() {
     // A blank or single-colour page compresses to a few kilobytes; a rendered table with text
     // and coloured badges does not.
     assert!(png.len() > 40_000, "the screenshot is a real rendering ({} bytes)", png.len());
-    let out = std::env::temp_dir().join("corsguard-demo.png");
+    let out = std::env::temp_dir().join(format!("corsguard-demo-{}.png", engine.name()));
     std::fs::write(&out, &png).unwrap();
 
     browser.close().await;

@@ -1,8 +1,9 @@
-//! The tower middleware against a real browser: headless Chromium, a page on one origin calling
-//! an axum app on another, and the browser's own CORS checks deciding what the page can read.
+//! The tower middleware against real browsers: headless Chromium and Firefox, a page on one
+//! origin calling an axum app on another, and the browser's own CORS checks deciding what the
+//! page can read.
 //!
-//! Origins: the page is `http://app.localhost:PORT` (Chromium resolves `*.localhost` to loopback
-//! and treats it as trustworthy, and the policy lint accepts loopback http origins with
+//! Origins: the page is `http://app.localhost:PORT` (both engines resolve `*.localhost` to
+//! loopback and treat it as trustworthy, and the policy lint accepts loopback http origins with
 //! credentials), the API is `http://api.example.test:PORT` and the hostile page
 //! `http://evil.example.test:PORT` (mapped to 127.0.0.1 by the harness).
 
@@ -14,7 +15,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::routing::get;
 use axum::Router;
-use browser_harness::{Browser, Credentials, FetchOutcome, FetchRequest};
+use browser_harness::{Browser, Credentials, Engine, FetchOutcome, FetchRequest};
 use corsguard::tower::CorsLayer;
 use corsguard::Policy;
 use test_support::app::serve;
@@ -79,9 +80,10 @@ fn expect(cond: bool, what: &str, outcome: &FetchOutcome) -> Result<(), String> 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_enforces_the_policy_served_by_the_middleware() {
-    let browser = Browser::launch().await.expect("headless Chromium starts");
+browser_harness::in_every_engine!(enforces_the_policy_served_by_the_middleware);
+
+async fn enforces_the_policy_served_by_the_middleware(engine: Engine) {
+    let browser = Browser::launch_engine(engine).await.expect("the headless browser starts");
     let app_page = PageServer::start("app.localhost").await.expect("page server");
     let evil_page = PageServer::start("evil.example.test").await.expect("page server");
 

@@ -29,7 +29,8 @@ pub const BLANK_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"
 
 impl PageServer {
     /// Serves [`BLANK_PAGE`] as `http://HOST:PORT/`. `host` must resolve to loopback in the
-    /// browser: a name under `example.test` (browser-harness maps it) or `localhost`.
+    /// browser: a name under `example.test` listed in `browser_harness::EXAMPLE_TEST_HOSTS`
+    /// (the harness maps those, in every engine) or `localhost` and its subdomains.
     pub async fn start(host: &str) -> std::io::Result<PageServer> {
         PageServer::with_html(host, BLANK_PAGE).await
     }
