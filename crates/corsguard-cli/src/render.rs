@@ -1,57 +1,18 @@
 //! Diagnostics as rustc-style text, JSON and SARIF 2.1.0.
 
-use annotate_snippets::{AnnotationKind, Level, Origin, Renderer, Snippet};
 use corsguard::{Diagnostics, LintCode};
 use serde_json::{json, Value};
 
 use crate::paint::Paint;
 
-/// rustc-style diagnostics, rendered by annotate-snippets: the code, the message, the source
-/// line with the span underlined, the profile and the help.
+/// rustc-style diagnostics ([`corsguard::render::human`]), coloured when `paint` is.
 pub fn human(diags: &Diagnostics, source: &str, path: &str, paint: Paint) -> String {
-    let renderer = if paint.is_on() { Renderer::styled() } else { Renderer::plain() };
-    let mut out = String::new();
-    for d in diags {
-        let level = if d.is_error() { Level::ERROR } else { Level::WARNING };
-        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
-        let mut group = match &d.span {
-            // A span that is not a range of the source (never produced, but the renderer must
-            // not be handed one) is shown without its source line.
-            Some(span) if source.get(span.clone()).is_some() => title.element(
-                Snippet::source(source).path(path).annotation(AnnotationKind::Primary.span(span.clone())),
-            ),
-            _ => title.element(Origin::path(path)),
-        };
-        if let Some(profile) = &d.profile {
-            group = group.element(Level::NOTE.message(format!("profile: {profile}")));
-        }
-        group = group.element(Level::HELP.message(d.help.as_str()));
-        out += &renderer.render(&[group]);
-        out.push_str("\n\n");
-    }
-    let summary = format!("{} error(s), {} warning(s)", diags.errors(), diags.warnings());
-    out += &if diags.has_errors() { paint.red(&summary) } else { paint.green(&summary) };
-    out.push('\n');
-    out
+    corsguard::render::human(diags, source, path, paint.is_on())
 }
 
-/// `{"diagnostics":[...],"errors":N,"warnings":N}`.
+/// `{"diagnostics":[...],"errors":N,"warnings":N}` ([`corsguard::json::diagnostics`]).
 pub fn json(diags: &Diagnostics) -> Value {
-    let items: Vec<Value> = diags
-        .iter()
-        .map(|d| {
-            json!({
-                "code": d.code.as_str(),
-                "severity": d.severity.as_str(),
-                "message": d.message,
-                "profile": d.profile,
-                "line": d.location.map(|l| l.0),
-                "column": d.location.map(|l| l.1),
-                "help": d.help,
-            })
-        })
-        .collect();
-    json!({ "diagnostics": items, "errors": diags.errors(), "warnings": diags.warnings() })
+    corsguard::json::diagnostics(diags)
 }
 
 /// A SARIF 2.1.0 log with one run, for code-scanning dashboards.

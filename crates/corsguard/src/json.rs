@@ -1,11 +1,12 @@
-//! A decision as JSON: the object `corsguard explain --format json` prints (a contract), which
-//! the demo page, the Node package and the Python package return too.
+//! Decisions and diagnostics as JSON: the objects `corsguard explain --format json` and
+//! `corsguard check --format json` print (contracts), which the demo page and the Node and
+//! Python packages return too.
 
 use serde_json::{json, Map, Value};
 
 use http::{HeaderName, HeaderValue};
 
-use crate::{Decision, OwnedDecision};
+use crate::{Decision, Diagnostic, Diagnostics, OwnedDecision};
 
 /// `{"kind","allowed","forwarded","status","reason","headers":{lowercase name: value}}`.
 ///
@@ -74,4 +75,31 @@ fn object<'h>(
         "reason": reason,
         "headers": headers,
     })
+}
+
+/// `{"code","severity","message","profile","line","column","help"}`: one entry of `corsguard
+/// check --format json`'s `diagnostics` (a contract).
+pub fn diagnostic(d: &Diagnostic) -> Value {
+    json!({
+        "code": d.code.as_str(),
+        "severity": d.severity.as_str(),
+        "message": d.message,
+        "profile": d.profile,
+        "line": d.location.map(|l| l.0),
+        "column": d.location.map(|l| l.1),
+        "help": d.help,
+    })
+}
+
+/// `{"diagnostics":[...],"errors":N,"warnings":N}`, what `corsguard check --format json` prints.
+///
+/// ```
+/// let diags = corsguard::Policy::from_toml("[profiles.p]\norigins = [\"null\"]", None).unwrap_err();
+/// let json = corsguard::json::diagnostics(&diags);
+/// assert_eq!(json["diagnostics"][0]["code"], "null-origin");
+/// assert_eq!((json["errors"].as_u64(), json["diagnostics"][0]["line"].as_u64()), (Some(1), Some(2)));
+/// ```
+pub fn diagnostics(diags: &Diagnostics) -> Value {
+    let items: Vec<Value> = diags.iter().map(diagnostic).collect();
+    json!({ "diagnostics": items, "errors": diags.errors(), "warnings": diags.warnings() })
 }

@@ -65,6 +65,8 @@ mod pattern;
 mod policy;
 mod reason;
 mod reload;
+#[cfg(feature = "render")]
+pub mod render;
 mod rules;
 #[cfg(feature = "tower")]
 pub mod tower;
