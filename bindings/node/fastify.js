@@ -6,7 +6,7 @@
 
 const { Policy, PolicyError, _internal } = require('./index.js');
 
-const { kNative, policyFrom, startWatching, responseHeaders, forEachSet, native } = _internal;
+const { policyFrom, startWatching, described, joinHeaders, rewrite, touchesScope } = _internal;
 const kCors = Symbol('corsguard.cors');
 
 function corsguardFastify(fastify, options, done) {
@@ -18,7 +18,6 @@ function corsguardFastify(fastify, options, done) {
     done(e);
     return;
   }
-  const nativePolicy = policy[kNative];
   const stop = startWatching(policy, options);
 
   fastify.decorate('corsguard', policy);
@@ -29,39 +28,42 @@ function corsguardFastify(fastify, options, done) {
   });
 
   fastify.addHook('onRequest', (request, reply, next) => {
-    const raw = request.raw;
-    const result = nativePolicy.handle(raw.method, raw.url, raw.rawHeaders);
-    if (result.status === undefined) {
-      request[kCors] = result;
+    const req = described(policy, request.raw, request.raw.url);
+    request[kCors] = req;
+    const answer = req.policy.handle(req.method, req.url, req.headers);
+    if (typeof answer === 'string') {
+      req.preset = answer;
       next();
       return;
     }
-    request[kCors] = result.cors;
-    reply.code(result.status);
-    if (result.body) reply.type('text/plain; charset=utf-8');
-    reply.send(result.body);
+    reply.code(answer.status);
+    if (answer.body) reply.type('text/plain; charset=utf-8');
+    reply.send(answer.body);
   });
 
   fastify.addHook('onSend', (request, reply, payload, next) => {
     const cors = request[kCors];
     if (cors) {
-      // Fastify keeps the headers it will write apart from the raw response's; both count.
-      const { remove, set } = native.apply(
-        cors,
-        responseHeaders(
-          () => Object.keys(reply.getHeaders()),
-          (name) => reply.getHeader(name),
-        ),
+      request[kCors] = null;
+      // Fastify keeps the headers it will write apart from the raw response's; getHeaders
+      // merges both, and both are cleared before a header is set.
+      const headers = reply.getHeaders();
+      const encoded =
+        cors.preset === undefined || touchesScope(Object.keys(headers))
+          ? cors.policy.apply(cors.method, cors.url, cors.headers, joinHeaders(headers))
+          : cors.preset;
+      rewrite(
+        encoded,
+        (name) => {
+          reply.removeHeader(name);
+          reply.raw.removeHeader(name);
+        },
+        (name, value) => {
+          reply.raw.removeHeader(name);
+          reply.removeHeader(name);
+          reply.header(name, value);
+        },
       );
-      for (const name of remove) {
-        reply.removeHeader(name);
-        reply.raw.removeHeader(name);
-      }
-      forEachSet(set, (name, value) => {
-        reply.raw.removeHeader(name);
-        reply.removeHeader(name);
-        reply.header(name, value);
-      });
     }
     next(null, payload);
   });

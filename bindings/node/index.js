@@ -83,15 +83,17 @@ class Policy {
    */
   reload(text) {
     const { path, profile } = this.source;
-    let failure;
+    let result;
     if (text !== undefined) {
-      failure = this[kNative].reload(String(text), profile, path);
+      result = native.compile(String(text), profile, path);
     } else if (this.source.text === undefined) {
-      failure = this[kNative].reloadFile(path, profile);
+      result = native.compileFile(path, profile);
     } else {
       throw new TypeError('this policy was made from text: pass the new text to reload()');
     }
-    if (failure) throw new PolicyError(failure);
+    // A new native policy, swapped in whole: a request already under way keeps the one it
+    // started with (see src/lib.rs).
+    this[kNative] = built(result);
     return this;
   }
 
@@ -103,19 +105,29 @@ class Policy {
   watch({ interval = 1000, onReload = () => {}, onError = defaultOnError } = {}) {
     const { path } = this.source;
     if (this.source.text !== undefined) throw new TypeError('only a policy read from a file can be watched');
-    const listener = (now, before) => {
-      if (now.mtimeMs === before.mtimeMs && now.size === before.size && now.ino === before.ino) return;
+    // Compared with the file as it was when watching began, not with the previous poll:
+    // a change made before the first poll is seen too.
+    let last = fileSignature(path);
+    const timer = setInterval(() => {
+      const now = fileSignature(path);
+      // A missing file is an editor between writing and renaming: wait for the new one.
+      if (now === last || now === null) return;
+      last = now;
       try {
         this.reload();
         onReload(this);
       } catch (e) {
         onError(e);
       }
-    };
-    const watcher = fs.watchFile(path, { interval, persistent: false }, listener);
-    if (watcher && watcher.unref) watcher.unref();
-    return () => fs.unwatchFile(path, listener);
+    }, interval);
+    timer.unref();
+    return () => clearInterval(timer);
   }
+}
+
+function fileSignature(path) {
+  const stat = fs.statSync(path, { throwIfNoEntry: false });
+  return stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : null;
 }
 
 function defaultOnError(e) {
@@ -142,44 +154,78 @@ function flatHeaders(headers) {
   return flat;
 }
 
-// A response's current headers, as `apply` reads them.
-function responseHeaders(getNames, get) {
-  const flat = [];
-  for (const name of getNames()) {
-    const value = get(name);
-    if (Array.isArray(value)) for (const v of value) flat.push(name, String(v));
-    else if (value !== undefined) flat.push(name, String(value));
+// A response's headers (an object of lowercase names, as getHeaders returns it) joined with
+// line feeds, as `apply` reads them: one string crosses into the addon faster than a list.
+// Node refuses a line feed in a header value, so none can be in one.
+function joinHeaders(headers) {
+  let joined = '';
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      for (const v of value) joined += joined === '' ? `${name}\n${v}` : `\n${name}\n${v}`;
+    } else {
+      joined += joined === '' ? `${name}\n${value}` : `\n${name}\n${value}`;
+    }
   }
-  return flat;
+  return joined;
 }
 
 /**
- * Rewrites the headers of a response (anything with getHeaderNames/getHeader/setHeader/
- * removeHeader) to carry the decision's CORS headers, as the engine's apply_to does.
+ * Applies `apply`'s answer through `remove(name)` and `set(name, value or values)`: `:name`
+ * removes, a name then a value sets (a name's values come in a row).
  */
-function applyTo(cors, res) {
-  const { remove, set } = native.apply(cors, responseHeaders(() => res.getHeaderNames(), (n) => res.getHeader(n)));
-  for (const name of remove) res.removeHeader(name);
-  forEachSet(set, (name, value) => res.setHeader(name, value));
-}
-
-// Calls `fn(name, value or values)` once per name of `set` (names come grouped).
-function forEachSet(set, fn) {
-  for (let i = 0; i < set.length; ) {
-    const name = set[i];
-    const first = set[i + 1];
+function rewrite(encoded, remove, set) {
+  if (encoded === '') return;
+  const tokens = encoded.split('\n');
+  for (let i = 0; i < tokens.length; ) {
+    const name = tokens[i];
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      remove(name.slice(1));
+      i += 1;
+      continue;
+    }
+    const first = tokens[i + 1];
     i += 2;
-    if (i >= set.length || set[i] !== name) {
-      fn(name, first);
+    if (tokens[i] !== name) {
+      set(name, first);
       continue;
     }
     const values = [first];
-    while (i < set.length && set[i] === name) {
-      values.push(set[i + 1]);
+    while (tokens[i] === name) {
+      values.push(tokens[i + 1]);
       i += 2;
     }
-    fn(name, values);
+    set(name, values);
   }
+}
+
+// The response headers the engine's apply_to reads or writes (the addon says which): a
+// response with none of them gets exactly the headers `handle` returned, without asking the
+// addon again.
+const [SCOPE_PREFIX, ...SCOPE_NAMES] = native.rewriteScope();
+
+function touchesScope(names) {
+  for (const name of names) {
+    if (name.startsWith(SCOPE_PREFIX) || SCOPE_NAMES.includes(name)) return true;
+  }
+  return false;
+}
+
+/**
+ * Rewrites the headers of a response (anything with getHeaderNames/getHeaders/setHeader/
+ * removeHeader) to carry the CORS headers of `request` (`{policy, method, url, headers,
+ * preset}`: the native policy that decided it, what it was given, and what `handle`
+ * returned), as the engine's apply_to writes them.
+ */
+function applyTo(request, res) {
+  const remove = (name) => res.removeHeader(name);
+  const set = (name, value) => res.setHeader(name, value);
+  if (request.preset !== undefined && !touchesScope(res.getHeaderNames())) {
+    rewrite(request.preset, remove, set);
+    return;
+  }
+  rewrite(request.policy.apply(request.method, request.url, request.headers, joinHeaders(res.getHeaders())), remove, set);
 }
 
 // Headers given to writeHead join the response's own first, so that `apply` sees them.
@@ -196,7 +242,7 @@ function takeWriteHeadHeaders(res, headers) {
 // The decision's headers go on at the last moment the response can change: writeHead, which
 // Node calls for every response (explicitly or from the first write or end), the
 // application's errors included.
-function onWriteHead(res, cors) {
+function onWriteHead(res, request) {
   const writeHead = res.writeHead;
   res.writeHead = function corsguardWriteHead(statusCode, reason, headers) {
     res.writeHead = writeHead;
@@ -205,7 +251,7 @@ function onWriteHead(res, cors) {
       reason = undefined;
     }
     if (headers) takeWriteHeadHeaders(this, headers);
-    applyTo(cors, this);
+    applyTo(request, this);
     return reason === undefined ? writeHead.call(this, statusCode) : writeHead.call(this, statusCode, reason);
   };
 }
@@ -235,27 +281,34 @@ function startWatching(policy, options) {
  */
 function corsguard(options) {
   const policy = policyFrom(options);
-  const nativePolicy = policy[kNative];
   const stop = startWatching(policy, options);
 
   function middleware(req, res, next) {
-    const result = nativePolicy.handle(req.method, req.originalUrl || req.url, req.rawHeaders);
-    if (result.status !== undefined) {
-      onWriteHead(res, result.cors);
-      res.statusCode = result.status;
-      if (result.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
-      res.end(result.body);
+    const request = described(policy, req, req.originalUrl || req.url);
+    const answer = request.policy.handle(request.method, request.url, request.headers);
+    onWriteHead(res, request);
+    if (typeof answer === 'string') {
+      request.preset = answer;
+    } else {
+      res.statusCode = answer.status;
+      if (answer.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
+      res.end(answer.body);
       return;
     }
-    onWriteHead(res, result);
     if (typeof next === 'function') next();
   }
 
   middleware.policy = policy;
   middleware.reload = (text) => policy.reload(text);
   middleware.close = stop;
-  middleware.checkUpgrade = (req, socket) => checkUpgrade(nativePolicy, req, socket);
+  middleware.checkUpgrade = (req, socket) => checkUpgrade(policy, req, socket);
   return middleware;
+}
+
+// What the addon is given about a request, kept for the second call: the policy current when
+// it arrived, and its method, full path and raw headers.
+function described(policy, req, url) {
+  return { policy: policy[kNative], method: req.method, url, headers: req.rawHeaders.join('\n'), preset: undefined };
 }
 
 const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden' };
@@ -265,20 +318,21 @@ const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden' };
  * refusal (403 for a WebSocket handshake from an origin the policy does not allow), closes
  * the socket and returns false.
  */
-function checkUpgrade(nativePolicy, req, socket) {
-  const result = nativePolicy.handle(req.method, req.url, req.rawHeaders);
-  if (result.status === undefined) return true;
+function checkUpgrade(policy, req, socket) {
+  const request = described(policy, req, req.url);
+  const result = request.policy.handle(request.method, request.url, request.headers);
+  if (typeof result === 'string') return true;
   const headers = new Map();
   const res = {
     getHeaderNames: () => [...headers.keys()],
-    getHeader: (n) => headers.get(n),
+    getHeaders: () => Object.fromEntries(headers),
     setHeader: (n, v) => headers.set(n.toLowerCase(), v),
     removeHeader: (n) => headers.delete(n.toLowerCase()),
   };
   if (result.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', String(Buffer.byteLength(result.body)));
   res.setHeader('connection', 'close');
-  applyTo(result.cors, res);
+  applyTo(request, res);
   let head = `HTTP/1.1 ${result.status} ${STATUS_TEXT[result.status] || ''}\r\n`;
   for (const [name, value] of headers) {
     for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
@@ -290,5 +344,5 @@ function checkUpgrade(nativePolicy, req, socket) {
 module.exports = { corsguard, Policy, PolicyError };
 // Internal, for fastify.js.
 Object.defineProperty(module.exports, '_internal', {
-  value: { kNative, policyFrom, startWatching, responseHeaders, forEachSet, native },
+  value: { policyFrom, startWatching, described, joinHeaders, rewrite, touchesScope, native },
 });

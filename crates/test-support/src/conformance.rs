@@ -3,7 +3,8 @@
 //!
 //! One place to add a case; every adapter's test runs the whole table (`decide` and the tower
 //! layer in `crates/corsguard/tests/conformance.rs`, the gateway in
-//! `crates/corsguard-cli/tests/gateway_conformance.rs`).
+//! `crates/corsguard-cli/tests/gateway_conformance.rs`, the Node package in
+//! `bindings/node/test/conformance.test.js`).
 
 use std::collections::BTreeMap;
 
