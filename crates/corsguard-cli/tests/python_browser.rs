@@ -2,9 +2,9 @@
 //! application (bindings/python/examples/fastapi_app.py) behind `corsguard.CorsMiddleware` in
 //! uvicorn, pages on two origins. The same cases the gateway's browser test holds it to.
 //!
-//! The package must be installed first, so scripts/test runs these after building it
-//! (`cargo test -p corsguard-cli --test python_browser -- --ignored`), with the interpreter of
-//! its virtual environment (`CORSGUARD_PYTHON`, default `target/python-venv/bin/python`).
+//! The package must be installed first: scripts/test builds it into its virtual environment
+//! before the cargo tests, and this test runs that environment's interpreter
+//! (`CORSGUARD_PYTHON`, default `target/python-venv/bin/python`).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -129,30 +129,7 @@ async fn only_the_allowed_page_can_open_a_websocket(engine: Engine) {
     browser.close().await;
 }
 
-macro_rules! in_both_engines_after_the_package_is_built {
-    ($($test:ident),+) => {
-        mod chromium {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs the Python package; scripts/test runs it with --ignored after building it"]
-                async fn $test() {
-                    super::$test(browser_harness::Engine::Chromium).await
-                }
-            )+
-        }
-        mod firefox {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs the Python package; scripts/test runs it with --ignored after building it"]
-                async fn $test() {
-                    super::$test(browser_harness::Engine::Firefox).await
-                }
-            )+
-        }
-    };
-}
-
-in_both_engines_after_the_package_is_built!(
+browser_harness::in_every_engine!(
     a_browser_sees_the_policy_through_the_asgi_middleware,
     only_the_allowed_page_can_open_a_websocket
 );
