@@ -5,17 +5,24 @@
 // ServerResponse on an in-memory socket that discards what is written, so there is no network
 // noise; that harness costs the same in every column, and added cost = middleware − bare.
 //
-// Usage: node bench/bench.js [requests per round] [rounds]
+// Usage: node bench/bench.js [requests per round] [rounds] [--parts]
+//
+// --parts adds two columns that take the middleware apart, to show where its cost is: `one
+// call` is the native decision alone (one call into the addon, one header set, no hook), `no
+// hook` is the decision with its headers set at once, without the writeHead hook that replaces
+// the application's own CORS headers. Neither is a complete middleware.
 'use strict';
 
 const express = require('express');
 const cors = require('cors');
 const { IncomingMessage, ServerResponse } = require('node:http');
 const { Duplex } = require('node:stream');
-const { corsguard, Policy } = require('..');
+const { corsguard, Policy, _internal } = require('..');
 
-const PER_ROUND = Number(process.argv[2] || 20000);
-const ROUNDS = Number(process.argv[3] || 7);
+const args = process.argv.slice(2).filter((a) => a !== '--parts');
+const PARTS = process.argv.includes('--parts');
+const PER_ROUND = Number(args[0] || 20000);
+const ROUNDS = Number(args[1] || 7);
 const ALLOWED = 'https://app.example.com';
 
 // `n` allowed origins, the one under test last (the `cors` package scans its list in order).
@@ -114,6 +121,36 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+// The addon's policy object behind a Policy.
+function nativeOf(policy) {
+  return policy[Object.getOwnPropertySymbols(policy)[0]];
+}
+
+// --parts: the native decision alone.
+function oneCall(policy) {
+  const native = nativeOf(policy);
+  return (req, res, next) => {
+    native.handle(req.method, req.originalUrl || req.url, req.rawHeaders.join('\n'));
+    res.setHeader('access-control-allow-origin', ALLOWED);
+    next();
+  };
+}
+
+// --parts: the decision and its headers, without the writeHead hook.
+function noHook(policy) {
+  const native = nativeOf(policy);
+  return (req, res, next) => {
+    const answer = native.handle(req.method, req.originalUrl || req.url, req.rawHeaders.join('\n'));
+    if (typeof answer !== 'string') {
+      res.statusCode = answer.status;
+      res.end(answer.body);
+      return;
+    }
+    _internal.rewrite(answer, (name) => res.removeHeader(name), (name, value) => res.setHeader(name, value));
+    next();
+  };
+}
+
 async function main() {
   const results = [];
   for (const n of [1, 10000]) {
@@ -123,6 +160,7 @@ async function main() {
       cors: app(cors(corsOptions(list))),
       corsguard: app(corsguard({ policy: corsguardPolicy(list) })),
     };
+    const parts = PARTS ? { 'one call': app(oneCall(corsguardPolicy(list))), 'no hook': app(noHook(corsguardPolicy(list))) } : {};
     for (const [name, request] of Object.entries(REQUESTS)) {
       // Each app answers as it should before it is timed.
       for (const [which, a] of Object.entries(apps)) {
@@ -133,13 +171,12 @@ async function main() {
           throw new Error(`${which} ${name}: ${r.statusCode}`);
         }
       }
-      const times = { bare: [], cors: [], corsguard: [] };
-      await round(apps.bare, request); // warm-up
-      await round(apps.cors, request);
-      await round(apps.corsguard, request);
+      const timed = { ...apps, ...parts };
+      const times = Object.fromEntries(Object.keys(timed).map((which) => [which, []]));
+      for (const a of Object.values(timed)) await round(a, request); // warm-up
       // Interleaved rounds: a slow patch of the machine falls on every column alike.
       for (let r = 0; r < ROUNDS; r++) {
-        for (const which of Object.keys(apps)) times[which].push(await round(apps[which], request));
+        for (const which of Object.keys(timed)) times[which].push(await round(timed[which], request));
       }
       const bare = median(times.bare);
       results.push({
@@ -148,14 +185,17 @@ async function main() {
         bare,
         cors: median(times.cors) - bare,
         corsguard: median(times.corsguard) - bare,
+        parts: Object.keys(parts).map((which) => median(times[which]) - bare),
       });
     }
   }
   console.log(`node ${process.version}, ${PER_ROUND} requests x ${ROUNDS} rounds, median round, µs per request`);
-  console.log('| request | origins | bare app | `cors` added | corsguard added |');
-  console.log('|---|---:|---:|---:|---:|');
+  const extra = PARTS ? ' one call | no hook |' : '';
+  console.log(`| request | origins | bare app | \`cors\` added | corsguard added |${extra}`);
+  console.log(`|---|---:|---:|---:|---:|${PARTS ? '---:|---:|' : ''}`);
   for (const r of results) {
-    console.log(`| ${r.request} | ${r.origins} | ${r.bare.toFixed(2)} | ${r.cors.toFixed(2)} | ${r.corsguard.toFixed(2)} |`);
+    const cells = r.parts.map((p) => ` ${p.toFixed(2)} |`).join('');
+    console.log(`| ${r.request} | ${r.origins} | ${r.bare.toFixed(2)} | ${r.cors.toFixed(2)} | ${r.corsguard.toFixed(2)} |${cells}`);
   }
 }
 
