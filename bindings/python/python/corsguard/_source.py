@@ -1,9 +1,10 @@
-"""What every middleware accepts as its policy, and the request target it decides on."""
+"""What every middleware accepts as its policy, what it shares, and the request target it
+decides on."""
 
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Any, Optional, Union
 from urllib.parse import quote
 
 from ._corsguard import Policy, PolicyHandle
@@ -22,6 +23,24 @@ def handle_for(config: Optional[PolicySource], profile: Optional[str]) -> Policy
     if config is None:
         raise TypeError("corsguard needs config=: the path of a policy file, a Policy or a PolicyHandle")
     return PolicyHandle.from_file(os.fspath(config), profile)
+
+
+class Served:
+    """The policy half of a middleware: the application it wraps and the handle serving the
+    policy, which ``policy`` reads and ``reload`` refreshes."""
+
+    def __init__(self, app: Any, config: Optional[PolicySource] = None, profile: Optional[str] = None) -> None:
+        self.app = app
+        self.handle = handle_for(config, profile)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy serving now."""
+        return self.handle.current
+
+    def reload(self, path: Optional[str] = None) -> Policy:
+        """Reads the policy file again (see ``PolicyHandle.reload``)."""
+        return self.handle.reload(path)
 
 
 # What a request target may hold unescaped (RFC 3986 pchar, "/" and "?"): a decoded path is

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping, Optional
+from typing import Any, Awaitable, Callable, MutableMapping
 
-from ._corsguard import Policy
-from ._source import PolicySource, handle_for, quoted
+from ._source import Served, quoted
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,7 +31,7 @@ def _target(scope: Scope) -> str:
     return quoted(scope.get("root_path", "") + scope.get("path", "/"))
 
 
-class CorsMiddleware:
+class CorsMiddleware(Served):
     """CORS from a corsguard policy file for an ASGI application.
 
     ``app.add_middleware(CorsMiddleware, config="corsguard.toml")`` in Starlette and FastAPI,
@@ -45,18 +44,7 @@ class CorsMiddleware:
     policy's CORS headers in place of the application's own, with ``Vary`` merged.
     """
 
-    def __init__(self, app: ASGIApp, config: Optional[PolicySource] = None, profile: Optional[str] = None) -> None:
-        self.app = app
-        self.handle = handle_for(config, profile)
-
-    @property
-    def policy(self) -> Policy:
-        """The policy serving now."""
-        return self.handle.current
-
-    def reload(self, path: Optional[str] = None) -> Policy:
-        """Reads the policy file again (see ``PolicyHandle.reload``)."""
-        return self.handle.reload(path)
+    app: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

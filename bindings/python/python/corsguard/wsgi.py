@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 import traceback
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Mapping, Tuple
 
-from ._corsguard import Policy, Verdict
-from ._source import PolicySource, handle_for, quoted
+from ._corsguard import Verdict
+from ._source import Served, quoted
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Mapping[str, Any], StartResponse], Iterable[bytes]]
@@ -54,7 +54,7 @@ def str_headers(headers: Iterable[Tuple[bytes, bytes]]) -> List[Tuple[str, str]]
     return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
 
 
-class WsgiCorsMiddleware:
+class WsgiCorsMiddleware(Served):
     """CORS from a corsguard policy file for a WSGI application.
 
     ``app.wsgi_app = WsgiCorsMiddleware(app.wsgi_app, config="corsguard.toml")`` in Flask. An
@@ -65,18 +65,7 @@ class WsgiCorsMiddleware:
     ``wsgi.errors``).
     """
 
-    def __init__(self, app: WSGIApp, config: Optional[PolicySource] = None, profile: Optional[str] = None) -> None:
-        self.app = app
-        self.handle = handle_for(config, profile)
-
-    @property
-    def policy(self) -> Policy:
-        """The policy serving now."""
-        return self.handle.current
-
-    def reload(self, path: Optional[str] = None) -> Policy:
-        """Reads the policy file again (see ``PolicyHandle.reload``)."""
-        return self.handle.reload(path)
+    app: WSGIApp
 
     def __call__(self, environ: Mapping[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
