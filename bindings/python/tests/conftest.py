@@ -148,3 +148,19 @@ def corsguard_bin() -> str:
     path = os.environ.get("CORSGUARD_BIN") or str(REPO / "target" / "debug" / "corsguard")
     assert os.access(path, os.X_OK), f"{path} is missing: build it with `cargo build -p corsguard-cli`"
     return path
+
+
+def assert_case_through(server: Any, app: Any, case: Dict[str, Any]) -> None:
+    """Sends one conformance case to `server`, whose application `app` counts its hits and keeps
+    the last path, and holds the answer to the table: reached the application or not, exactly
+    the expected CORS and Vary headers, and the application's answer or corsguard's status."""
+    before = app.hits
+    reply = send(server.port, case["method"], case["path"], [(n, v) for n, v in case.get("headers", [])])
+    forwarded = app.hits == before + 1
+    assert forwarded == case["forwarded"]
+    assert cors_headers(reply.headers) == expected(case)
+    if forwarded:
+        assert (reply.status, reply.body) == (200, b"ok")
+        assert app.last_path == case["path"]
+    else:
+        assert reply.status == case["status"]
