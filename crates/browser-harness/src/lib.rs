@@ -744,3 +744,33 @@ mod tests {
         assert_eq!(Engine::ALL.map(Engine::name), ["chromium", "firefox"]);
     }
 }
+
+/// Runs a browser test's cases one after another and keeps every failure, so that the test
+/// reports all of them at once instead of stopping at the first.
+#[derive(Debug, Default)]
+pub struct Cases {
+    /// `name: why` for each case that failed.
+    pub failures: Vec<String>,
+}
+
+impl Cases {
+    /// Runs `case`; an `Err` is kept under `name`.
+    pub async fn run<F: std::future::Future<Output = std::result::Result<(), String>>>(
+        &mut self,
+        name: &str,
+        case: F,
+    ) {
+        if let Err(why) = case.await {
+            self.failures.push(format!("{name}: {why}"));
+        }
+    }
+}
+
+/// `Ok` when `cond` holds; otherwise what was expected and the outcome the page saw.
+pub fn expect(cond: bool, what: &str, outcome: &FetchOutcome) -> std::result::Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(format!("{what}; got {outcome:?}"))
+    }
+}

@@ -9,13 +9,12 @@
 //! with credentials), the foreign one `http://evil.example.test:PORT`, the API
 //! `http://api.example.test:PORT` (both mapped to 127.0.0.1 by the harness).
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use browser_harness::{Browser, Credentials, Engine, FetchOutcome, FetchRequest};
+use browser_harness::{expect, Browser, Cases, Credentials, Engine, FetchRequest};
 use test_support::pages::PageServer;
 use test_support::process::{free_addr, wait_listening, Proc};
 use test_support::tempdir::write_file;
@@ -51,27 +50,6 @@ fn orders(addr: SocketAddr) -> u64 {
     stream.read_to_string(&mut response).expect("read");
     let count = response.split("\"count\":").nth(1).expect("a count in the body");
     count.trim_end_matches(['}', '\n']).parse().expect("a number")
-}
-
-#[derive(Default)]
-struct Cases {
-    failures: Vec<String>,
-}
-
-impl Cases {
-    async fn run<F: Future<Output = Result<(), String>>>(&mut self, name: &str, case: F) {
-        if let Err(why) = case.await {
-            self.failures.push(format!("{name}: {why}"));
-        }
-    }
-}
-
-fn expect(cond: bool, what: &str, outcome: &FetchOutcome) -> Result<(), String> {
-    if cond {
-        Ok(())
-    } else {
-        Err(format!("{what}; got {outcome:?}"))
-    }
 }
 
 browser_harness::in_every_engine!(the_express_example_enforces_the_policy);

@@ -7,7 +7,6 @@
 //! credentials), the API is `http://api.example.test:PORT` and the hostile page
 //! `http://evil.example.test:PORT` (mapped to 127.0.0.1 by the harness).
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::Request;
@@ -15,7 +14,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::routing::get;
 use axum::Router;
-use browser_harness::{Browser, Credentials, Engine, FetchOutcome, FetchRequest};
+use browser_harness::{expect, Browser, Cases, Credentials, Engine, FetchRequest};
 use corsguard::tower::CorsLayer;
 use corsguard::Policy;
 use test_support::app::serve;
@@ -56,28 +55,6 @@ fn app(seen: Seen) -> Router {
                 next.run(request).await
             }
         }))
-}
-
-/// Runs every case, then reports all failures at once.
-#[derive(Default)]
-struct Cases {
-    failures: Vec<String>,
-}
-
-impl Cases {
-    async fn run<F: Future<Output = Result<(), String>>>(&mut self, name: &str, case: F) {
-        if let Err(why) = case.await {
-            self.failures.push(format!("{name}: {why}"));
-        }
-    }
-}
-
-fn expect(cond: bool, what: &str, outcome: &FetchOutcome) -> Result<(), String> {
-    if cond {
-        Ok(())
-    } else {
-        Err(format!("{what}; got {outcome:?}"))
-    }
 }
 
 browser_harness::in_every_engine!(enforces_the_policy_served_by_the_middleware);
