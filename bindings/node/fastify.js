@@ -5,8 +5,9 @@
 'use strict';
 
 const { Policy, PolicyError, _internal } = require('./index.js');
+const { rewriteFor, applyOps } = require('./decisions.js');
 
-const { policyFrom, startWatching, described, joinHeaders, rewrite, touchesScope } = _internal;
+const { policyFrom, startWatching, described } = _internal;
 const kCors = Symbol('corsguard.cors');
 
 function corsguardFastify(fastify, options, done) {
@@ -28,17 +29,16 @@ function corsguardFastify(fastify, options, done) {
   });
 
   fastify.addHook('onRequest', (request, reply, next) => {
-    const req = described(policy, request.raw, request.raw.url);
-    request[kCors] = req;
-    const answer = req.policy.handle(req.method, req.url, req.headers);
-    if (typeof answer === 'string') {
-      req.preset = answer;
+    const cors = described(policy, request.raw, request.raw.url);
+    request[kCors] = cors;
+    const { verdict } = cors;
+    if (verdict.forward) {
       next();
       return;
     }
-    reply.code(answer.status);
-    if (answer.body) reply.type('text/plain; charset=utf-8');
-    reply.send(answer.body);
+    reply.code(verdict.status);
+    if (verdict.body) reply.type('text/plain; charset=utf-8');
+    reply.send(verdict.body);
   });
 
   fastify.addHook('onSend', (request, reply, payload, next) => {
@@ -47,23 +47,18 @@ function corsguardFastify(fastify, options, done) {
       request[kCors] = null;
       // Fastify keeps the headers it will write apart from the raw response's; getHeaders
       // merges both, and both are cleared before a header is set.
-      const headers = reply.getHeaders();
-      const encoded =
-        cors.preset === undefined || touchesScope(Object.keys(headers))
-          ? cors.policy.apply(cors.method, cors.url, cors.headers, joinHeaders(headers))
-          : cors.preset;
-      rewrite(
-        encoded,
-        (name) => {
+      const names = Object.keys(reply.getHeaders());
+      applyOps(rewriteFor(cors, names, reply), {
+        removeHeader(name) {
           reply.removeHeader(name);
           reply.raw.removeHeader(name);
         },
-        (name, value) => {
+        setHeader(name, value) {
           reply.raw.removeHeader(name);
           reply.removeHeader(name);
           reply.header(name, value);
         },
-      );
+      });
     }
     next(null, payload);
   });

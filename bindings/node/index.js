@@ -2,10 +2,13 @@
 // `Policy.decide`. Nothing here reads the policy or writes a CORS header by itself: the
 // native addon decides, and its `apply` (the engine's `OwnedCorsHeaders::apply_to`) says what
 // the response headers become, so every response is the one the gateway would send.
+// decisions.js keeps the addon's verdicts, so that a repeated request costs a map lookup.
 'use strict';
 
 const fs = require('node:fs');
+const http = require('node:http');
 const native = require('./native.js').load();
+const { Decider, rewriteFor, applyOps } = require('./decisions.js');
 
 /** A policy file that does not build: `message` is `corsguard check`'s text. */
 class PolicyError extends Error {
@@ -39,7 +42,7 @@ class Policy {
     if (!(nativePolicy instanceof native.NativePolicy)) {
       throw new TypeError('use Policy.fromFile or Policy.fromToml');
     }
-    this[kNative] = nativePolicy;
+    this[kNative] = new Decider(nativePolicy);
     this.source = source;
   }
 
@@ -58,12 +61,12 @@ class Policy {
 
   /** The profile the policy was built from. */
   get profile() {
-    return this[kNative].profile;
+    return this[kNative].native.profile;
   }
 
   /** The policy's warnings, as entries of `corsguard check --format json`. */
   get warnings() {
-    return this[kNative].warnings;
+    return this[kNative].native.warnings;
   }
 
   /**
@@ -73,7 +76,7 @@ class Policy {
    * `Headers`.
    */
   decide({ method = 'GET', url = '/', headers = {} } = {}) {
-    return this[kNative].decide(String(method), String(url), flatHeaders(headers));
+    return this[kNative].native.decide(String(method), String(url), flatHeaders(headers));
   }
 
   /**
@@ -91,9 +94,9 @@ class Policy {
     } else {
       throw new TypeError('this policy was made from text: pass the new text to reload()');
     }
-    // A new native policy, swapped in whole: a request already under way keeps the one it
-    // started with (see src/lib.rs).
-    this[kNative] = built(result);
+    // A new native policy, swapped in whole with no verdicts kept: a request already under
+    // way keeps the one it started with (see src/lib.rs).
+    this[kNative] = new Decider(built(result));
     return this;
   }
 
@@ -154,78 +157,13 @@ function flatHeaders(headers) {
   return flat;
 }
 
-// A response's headers (an object of lowercase names, as getHeaders returns it) joined with
-// line feeds, as `apply` reads them: one string crosses into the addon faster than a list.
-// Node refuses a line feed in a header value, so none can be in one.
-function joinHeaders(headers) {
-  let joined = '';
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) {
-      for (const v of value) joined += joined === '' ? `${name}\n${v}` : `\n${name}\n${v}`;
-    } else {
-      joined += joined === '' ? `${name}\n${value}` : `\n${name}\n${value}`;
-    }
-  }
-  return joined;
-}
-
-/**
- * Applies `apply`'s answer through `remove(name)` and `set(name, value or values)`: `:name`
- * removes, a name then a value sets (a name's values come in a row).
- */
-function rewrite(encoded, remove, set) {
-  if (encoded === '') return;
-  const tokens = encoded.split('\n');
-  for (let i = 0; i < tokens.length; ) {
-    const name = tokens[i];
-    if (name.charCodeAt(0) === 58 /* ':' */) {
-      remove(name.slice(1));
-      i += 1;
-      continue;
-    }
-    const first = tokens[i + 1];
-    i += 2;
-    if (tokens[i] !== name) {
-      set(name, first);
-      continue;
-    }
-    const values = [first];
-    while (tokens[i] === name) {
-      values.push(tokens[i + 1]);
-      i += 2;
-    }
-    set(name, values);
-  }
-}
-
-// The response headers the engine's apply_to reads or writes (the addon says which): a
-// response with none of them gets exactly the headers `handle` returned, without asking the
-// addon again.
-const [SCOPE_PREFIX, ...SCOPE_NAMES] = native.rewriteScope();
-
-function touchesScope(names) {
-  for (const name of names) {
-    if (name.startsWith(SCOPE_PREFIX) || SCOPE_NAMES.includes(name)) return true;
-  }
-  return false;
-}
-
 /**
  * Rewrites the headers of a response (anything with getHeaderNames/getHeaders/setHeader/
- * removeHeader) to carry the CORS headers of `request` (`{policy, method, url, headers,
- * preset}`: the native policy that decided it, what it was given, and what `handle`
- * returned), as the engine's apply_to writes them.
+ * removeHeader) to carry the CORS headers of `request` (see `described`), as the engine's
+ * apply_to writes them.
  */
 function applyTo(request, res) {
-  const remove = (name) => res.removeHeader(name);
-  const set = (name, value) => res.setHeader(name, value);
-  if (request.preset !== undefined && !touchesScope(res.getHeaderNames())) {
-    rewrite(request.preset, remove, set);
-    return;
-  }
-  rewrite(request.policy.apply(request.method, request.url, request.headers, joinHeaders(res.getHeaders())), remove, set);
+  applyOps(rewriteFor(request, res.getHeaderNames(), res), res);
 }
 
 // Headers given to writeHead join the response's own first, so that `apply` sees them.
@@ -242,18 +180,49 @@ function takeWriteHeadHeaders(res, headers) {
 // The decision's headers go on at the last moment the response can change: writeHead, which
 // Node calls for every response (explicitly or from the first write or end), the
 // application's errors included.
+//
+// For Node's own responses (Express's among them) the hook is ServerResponse.prototype's
+// writeHead, wrapped once for the process when the first middleware is made, and a response's
+// request is found in a WeakMap: an own `writeHead` on every response costs more than the
+// whole `cors` middleware does (see BENCHMARKS.md). Being the prototype's, the hook runs after
+// any wrapper that other middleware puts on the response itself, so the engine sees their
+// headers too. Other responses (HTTP/2's compatibility API) get an own `writeHead`.
+const awaitingHead = new WeakMap();
+let prototypeWrapped = false;
+
+function wrapServerResponse() {
+  if (prototypeWrapped) return;
+  prototypeWrapped = true;
+  const proto = http.ServerResponse.prototype;
+  const writeHead = proto.writeHead;
+  proto.writeHead = function writeHead_(statusCode, reason, headers) {
+    const request = awaitingHead.get(this);
+    if (request === undefined) return writeHead.apply(this, arguments);
+    awaitingHead.delete(this);
+    return finishHead(this, request, writeHead, statusCode, reason, headers);
+  };
+}
+
 function onWriteHead(res, request) {
+  if (prototypeWrapped && res instanceof http.ServerResponse) {
+    awaitingHead.set(res, request);
+    return;
+  }
   const writeHead = res.writeHead;
   res.writeHead = function corsguardWriteHead(statusCode, reason, headers) {
     res.writeHead = writeHead;
-    if (reason !== undefined && typeof reason !== 'string') {
-      headers = reason;
-      reason = undefined;
-    }
-    if (headers) takeWriteHeadHeaders(this, headers);
-    applyTo(request, this);
-    return reason === undefined ? writeHead.call(this, statusCode) : writeHead.call(this, statusCode, reason);
+    return finishHead(this, request, writeHead, statusCode, reason, headers);
   };
+}
+
+function finishHead(res, request, writeHead, statusCode, reason, headers) {
+  if (reason !== undefined && typeof reason !== 'string') {
+    headers = reason;
+    reason = undefined;
+  }
+  if (headers) takeWriteHeadHeaders(res, headers);
+  applyTo(request, res);
+  return reason === undefined ? writeHead.call(res, statusCode) : writeHead.call(res, statusCode, reason);
 }
 
 function policyFrom(options) {
@@ -282,19 +251,20 @@ function startWatching(policy, options) {
 function corsguard(options) {
   const policy = policyFrom(options);
   const stop = startWatching(policy, options);
+  wrapServerResponse();
 
   function middleware(req, res, next) {
     const request = described(policy, req, req.originalUrl || req.url);
-    const answer = request.policy.handle(request.method, request.url, request.headers);
-    onWriteHead(res, request);
-    if (typeof answer === 'string') {
-      request.preset = answer;
-    } else {
-      res.statusCode = answer.status;
-      if (answer.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
-      res.end(answer.body);
+    const { verdict } = request;
+    if (!verdict.forward) {
+      // Answered here: nothing runs between now and the head being written.
+      res.statusCode = verdict.status;
+      if (verdict.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
+      applyTo(request, res);
+      res.end(verdict.body);
       return;
     }
+    onWriteHead(res, request);
     if (typeof next === 'function') next();
   }
 
@@ -305,10 +275,13 @@ function corsguard(options) {
   return middleware;
 }
 
-// What the addon is given about a request, kept for the second call: the policy current when
-// it arrived, and its method, full path and raw headers.
+// A request as the response's headers need it: the policy current when it arrived (a reload
+// meanwhile does not change its answer), its method and full path, and its verdict.
 function described(policy, req, url) {
-  return { policy: policy[kNative], method: req.method, url, headers: req.rawHeaders.join('\n'), preset: undefined };
+  const decider = policy[kNative];
+  const method = req.method;
+  const raw = Array.isArray(req.rawHeaders) ? req.rawHeaders : flatHeaders(req.headers || {});
+  return { decider, method, url, verdict: decider.verdict(method, url, raw) };
 }
 
 const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden' };
@@ -320,8 +293,8 @@ const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden' };
  */
 function checkUpgrade(policy, req, socket) {
   const request = described(policy, req, req.url);
-  const result = request.policy.handle(request.method, request.url, request.headers);
-  if (typeof result === 'string') return true;
+  const result = request.verdict;
+  if (result.forward) return true;
   const headers = new Map();
   const res = {
     getHeaderNames: () => [...headers.keys()],
@@ -344,5 +317,5 @@ function checkUpgrade(policy, req, socket) {
 module.exports = { corsguard, Policy, PolicyError };
 // Internal, for fastify.js.
 Object.defineProperty(module.exports, '_internal', {
-  value: { policyFrom, startWatching, described, joinHeaders, rewrite, touchesScope, native },
+  value: { policyFrom, startWatching, described, native, kNative },
 });

@@ -1,27 +1,32 @@
 #!/usr/bin/env node
 // What the middleware adds to an Express app, against the `cors` package configured with the
-// same policy and against the bare app, in one process and one run: `npm run bench` (after
-// `npm run build`, a release build). Each request is Node's own IncomingMessage and
-// ServerResponse on an in-memory socket that discards what is written, so there is no network
-// noise; that harness costs the same in every column, and added cost = middleware − bare.
+// same policy and against the bare app, in one run: `npm run bench` (after `npm run build`, a
+// release build). Each request is Node's own IncomingMessage and ServerResponse on an
+// in-memory socket that discards what is written, so there is no network noise; that harness
+// costs the same in every column, and added cost = middleware − bare.
 //
-// Usage: node bench/bench.js [requests per round] [rounds] [--parts]
+// Each column runs in a Node process of its own, as an application has one CORS middleware:
+// in one process, every middleware's objects would make the shared code of Express and Node
+// polymorphic for all of them. The processes take turns, one round each, so that a slow patch
+// of the machine falls on every column alike.
 //
-// --parts adds two columns that take the middleware apart, to show where its cost is: `one
-// call` is the native decision alone (one call into the addon, one header set, no hook), `no
-// hook` is the decision with its headers set at once, without the writeHead hook that replaces
-// the application's own CORS headers. Neither is a complete middleware.
+// Usage: node bench/bench.js [requests per round] [rounds] [--fresh]
+//
+// --fresh adds a column: corsguard with no verdict kept, so every request crosses into the
+// addon, as when every request comes from an origin not seen before.
 'use strict';
 
 const express = require('express');
 const cors = require('cors');
 const { IncomingMessage, ServerResponse } = require('node:http');
 const { Duplex } = require('node:stream');
+const { fork } = require('node:child_process');
 const { corsguard, Policy, _internal } = require('..');
 
-const args = process.argv.slice(2).filter((a) => a !== '--parts');
-const PARTS = process.argv.includes('--parts');
-const PER_ROUND = Number(args[0] || 20000);
+const CHILD = process.argv[2] === '--child';
+const args = process.argv.slice(2).filter((a) => a !== '--fresh');
+const FRESH = process.argv.includes('--fresh');
+const PER_ROUND = Number(CHILD ? args[3] : args[0] || 20000);
 const ROUNDS = Number(args[1] || 7);
 const ALLOWED = 'https://app.example.com';
 
@@ -69,13 +74,34 @@ function spec(method, url, pairs) {
   return { method, url, headers: Object.fromEntries(pairs.map(([n, v]) => [n.toLowerCase(), v])), rawHeaders: pairs.flat() };
 }
 
+// What a browser sends besides the CORS headers (Chromium's, for a fetch from a page).
+const BROWSER = [
+  ['Connection', 'keep-alive'],
+  ['sec-ch-ua', '"Chromium";v="156", "Not)A;Brand";v="24"'],
+  ['sec-ch-ua-mobile', '?0'],
+  ['User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36'],
+  ['Accept', '*/*'],
+  ['Sec-Fetch-Site', 'cross-site'],
+  ['Sec-Fetch-Mode', 'cors'],
+  ['Sec-Fetch-Dest', 'empty'],
+  ['Referer', `${ALLOWED}/`],
+  ['Accept-Encoding', 'gzip, deflate, br, zstd'],
+  ['Accept-Language', 'en-US,en;q=0.9'],
+];
+
 const REQUESTS = {
-  'allowed GET': spec('GET', '/api/items', [['Host', 'api.example.com'], ['Origin', ALLOWED]]),
+  'allowed GET': spec('GET', '/api/items', [
+    ['Host', 'api.example.com'],
+    ['Origin', ALLOWED],
+    ...BROWSER,
+    ['Cookie', 'session=0123456789abcdef'],
+  ]),
   'allowed preflight': spec('OPTIONS', '/api/items', [
     ['Host', 'api.example.com'],
     ['Origin', ALLOWED],
     ['Access-Control-Request-Method', 'PUT'],
     ['Access-Control-Request-Headers', 'content-type, authorization'],
+    ...BROWSER,
   ]),
 };
 
@@ -121,85 +147,89 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-// The addon's policy object behind a Policy.
-function nativeOf(policy) {
-  return policy[Object.getOwnPropertySymbols(policy)[0]];
+// --fresh: the middleware with nothing kept.
+function keepingNothing(policy) {
+  const decider = policy[_internal.kNative];
+  const none = { get() {}, set() {}, size: 0 };
+  decider.young = none;
+  decider.old = none;
+  return policy;
 }
 
-// --parts: the native decision alone.
-function oneCall(policy) {
-  const native = nativeOf(policy);
-  return (req, res, next) => {
-    native.handle(req.method, req.originalUrl || req.url, req.rawHeaders.join('\n'));
-    res.setHeader('access-control-allow-origin', ALLOWED);
-    next();
-  };
-}
+const COLUMNS = {
+  bare: () => null,
+  cors: (list) => cors(corsOptions(list)),
+  corsguard: (list) => corsguard({ policy: corsguardPolicy(list) }),
+  fresh: (list) => corsguard({ policy: keepingNothing(corsguardPolicy(list)) }),
+};
 
-// --parts: the decision and its headers, without the writeHead hook.
-function noHook(policy) {
-  const native = nativeOf(policy);
-  return (req, res, next) => {
-    const answer = native.handle(req.method, req.originalUrl || req.url, req.rawHeaders.join('\n'));
-    if (typeof answer !== 'string') {
-      res.statusCode = answer.status;
-      res.end(answer.body);
-      return;
+// A child: one column's app, timing a round for each message.
+async function child(column, n) {
+  const a = app(COLUMNS[column](origins(n)));
+  for (const [name, request] of Object.entries(REQUESTS)) {
+    // Each app answers as it should before it is timed.
+    const r = await inject(a, request);
+    const acao = r.headers['access-control-allow-origin'];
+    if (column !== 'bare' && acao !== ALLOWED) throw new Error(`${column} ${name}: ACAO ${acao}`);
+    if (column !== 'bare' && name === 'allowed preflight' && r.statusCode !== 204) {
+      throw new Error(`${column} ${name}: ${r.statusCode}`);
     }
-    _internal.rewrite(answer, (name) => res.removeHeader(name), (name, value) => res.setHeader(name, value));
-    next();
-  };
+    await round(a, request); // warm-up
+  }
+  process.on('message', async (name) => {
+    if (name === 'done') process.exit(0);
+    process.send(await round(a, REQUESTS[name]));
+  });
+  process.send('ready');
+}
+
+function spawn(column, n) {
+  const worker = fork(__filename, ['--child', column, String(n), String(PER_ROUND)]);
+  const replies = [];
+  let waiting = null;
+  worker.on('message', (m) => (waiting ? (waiting(m), (waiting = null)) : replies.push(m)));
+  worker.on('exit', (code) => code && waiting && waiting(new Error(`${column}: exit ${code}`)));
+  const next = () =>
+    new Promise((resolve, reject) => {
+      if (replies.length) return resolve(replies.shift());
+      waiting = (m) => (m instanceof Error ? reject(m) : resolve(m));
+    });
+  return { next, ask: (name) => (worker.send(name), next()), done: () => worker.send('done') };
 }
 
 async function main() {
+  const columns = ['bare', 'cors', 'corsguard', ...(FRESH ? ['fresh'] : [])];
   const results = [];
   for (const n of [1, 10000]) {
-    const list = origins(n);
-    const apps = {
-      bare: app(null),
-      cors: app(cors(corsOptions(list))),
-      corsguard: app(corsguard({ policy: corsguardPolicy(list) })),
-    };
-    const parts = PARTS ? { 'one call': app(oneCall(corsguardPolicy(list))), 'no hook': app(noHook(corsguardPolicy(list))) } : {};
-    for (const [name, request] of Object.entries(REQUESTS)) {
-      // Each app answers as it should before it is timed.
-      for (const [which, a] of Object.entries(apps)) {
-        const r = await inject(a, request);
-        const acao = r.headers['access-control-allow-origin'];
-        if (which !== 'bare' && acao !== ALLOWED) throw new Error(`${which} ${name}: ACAO ${acao}`);
-        if (which !== 'bare' && name === 'allowed preflight' && r.statusCode !== 204) {
-          throw new Error(`${which} ${name}: ${r.statusCode}`);
-        }
-      }
-      const timed = { ...apps, ...parts };
-      const times = Object.fromEntries(Object.keys(timed).map((which) => [which, []]));
-      for (const a of Object.values(timed)) await round(a, request); // warm-up
-      // Interleaved rounds: a slow patch of the machine falls on every column alike.
+    const workers = Object.fromEntries(columns.map((c) => [c, spawn(c, n)]));
+    for (const w of Object.values(workers)) await w.next(); // ready
+    for (const name of Object.keys(REQUESTS)) {
+      const times = Object.fromEntries(columns.map((c) => [c, []]));
       for (let r = 0; r < ROUNDS; r++) {
-        for (const which of Object.keys(timed)) times[which].push(await round(timed[which], request));
+        for (const c of columns) times[c].push(await workers[c].ask(name));
       }
       const bare = median(times.bare);
-      results.push({
-        request: name,
-        origins: n,
-        bare,
-        cors: median(times.cors) - bare,
-        corsguard: median(times.corsguard) - bare,
-        parts: Object.keys(parts).map((which) => median(times[which]) - bare),
-      });
+      results.push({ request: name, origins: n, bare, added: columns.slice(1).map((c) => median(times[c]) - bare) });
     }
+    for (const w of Object.values(workers)) w.done();
   }
   console.log(`node ${process.version}, ${PER_ROUND} requests x ${ROUNDS} rounds, median round, µs per request`);
-  const extra = PARTS ? ' one call | no hook |' : '';
-  console.log(`| request | origins | bare app | \`cors\` added | corsguard added |${extra}`);
-  console.log(`|---|---:|---:|---:|---:|${PARTS ? '---:|---:|' : ''}`);
+  console.log(`| request | origins | bare app | \`cors\` added | corsguard added |${FRESH ? ' nothing kept |' : ''}`);
+  console.log(`|---|---:|---:|---:|---:|${FRESH ? '---:|' : ''}`);
   for (const r of results) {
-    const cells = r.parts.map((p) => ` ${p.toFixed(2)} |`).join('');
-    console.log(`| ${r.request} | ${r.origins} | ${r.bare.toFixed(2)} | ${r.cors.toFixed(2)} | ${r.corsguard.toFixed(2)} |${cells}`);
+    const cells = r.added.map((t) => ` ${t.toFixed(2)} |`).join('');
+    console.log(`| ${r.request} | ${r.origins} | ${r.bare.toFixed(2)} |${cells}`);
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (process.argv[2] === '--child') {
+  child(process.argv[3], Number(process.argv[4])).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -4,10 +4,13 @@
 //! functions: every decision and every CORS header comes from the engine, as in the gateway.
 //!
 //! A policy here never changes: a reload builds a new one, which `index.js` swaps in, so that
-//! the two calls a request makes ([`NativePolicy::handle`] when it arrives, [`apply`] when
-//! the response's head is written) see the same policy. `apply` decides the request again
-//! rather than keeping the first decision in a JavaScript object: a decision is a pure function
-//! of the policy and the request, and costs less than the napi object that would hold it.
+//! the calls a request makes ([`NativePolicy::handle`] when it arrives, [`apply`] when the
+//! response's head is written and the application set CORS headers of its own) see the same
+//! policy. `apply` decides the request again rather than keeping the first decision in a
+//! JavaScript object: a decision is a pure function of the policy and the request, and costs
+//! less than the napi object that would hold it. For the same reason the middleware keeps a
+//! [`Verdict`] for every distinct input ([`decision_headers`]), and a repeated request does not
+//! cross into the addon at all.
 //!
 //! Every export is `catch_unwind`: whatever a request or a policy file holds, a panic becomes
 //! a JavaScript exception, never an abort of the Node process.
@@ -28,17 +31,22 @@ pub struct NativePolicy {
     policy: Policy,
 }
 
-/// What corsguard answers itself, without calling the application: a preflight's 204, a
-/// refusal's 403, or a 400 for a request the engine cannot read. Its headers come from
-/// [`apply`], as the application's would, so that headers an earlier middleware set are
-/// treated alike.
+/// A request's decision as the middleware applies it: forward it to the application, or answer
+/// it here (a preflight's 204, a refusal's 403, a 400 for a request the engine cannot read),
+/// and the headers that go on the response when it has none of [`rewrite_scope`] (otherwise
+/// [`NativePolicy::apply`] says what they become). A verdict is a function of what
+/// [`NativePolicy::handle`] was given, so the middleware may keep it for an equal request.
 #[napi(object)]
-pub struct Answer {
-    /// The status code.
+pub struct Verdict {
+    /// True when the application is to be called.
+    pub forward: bool,
+    /// The status of an answer; 0 when forwarding.
     pub status: u32,
-    /// The body, empty but for a cross-origin refusal or a malformed request; a non-empty
-    /// one is `text/plain; charset=utf-8`.
+    /// The answer's body, empty but for a cross-origin refusal or a malformed request; a
+    /// non-empty one is `text/plain; charset=utf-8`.
     pub body: String,
+    /// The headers, in [`NativePolicy::apply`]'s format.
+    pub headers: String,
 }
 
 /// Builds a policy from policy-file text; `path` names the file in diagnostics. An invalid
@@ -98,38 +106,38 @@ impl NativePolicy {
         Ok(corsguard::json::owned_decision(&decision))
     }
 
-    /// A request as a middleware sees it: the [`Answer`] to send without calling the
-    /// application, or, when the application is to be called, the headers to set on its
-    /// response before it runs (in [`apply`]'s format: what `apply_to` writes on a response
-    /// without headers of [`rewrite_scope`]). `headers` are Node's `rawHeaders` joined with
-    /// line feeds (one string crosses into Rust faster than a list, and Node's parsers never
-    /// let a line feed into a header).
-    ///
-    /// [`apply`]: NativePolicy::apply
+    /// A request as a middleware sees it: its [`Verdict`]. `headers` are names and values
+    /// joined with line feeds (one string crosses into Rust faster than a list, and Node's
+    /// parsers never let a line feed into a header); the middleware gives only those of
+    /// [`decision_headers`], the only ones a decision reads.
     #[napi(catch_unwind)]
-    pub fn handle(&self, method: String, url: String, headers: String) -> Either<Answer, String> {
+    pub fn handle(&self, method: String, url: String, headers: String) -> Verdict {
         let Ok(decision) = self.decide_joined(&method, &url, &headers) else {
             // Node's parser lets little through that the engine refuses; what it does is a
             // request no server can read, answered as hyper answers it in the gateway.
-            return Either::A(Answer { status: 400, body: "malformed request\n".into() });
+            return answer(StatusCode::BAD_REQUEST, "malformed request\n", String::new());
         };
-        match decision.action() {
-            Action::Forward => {
-                Either::B(rewrite(&HeaderMap::new(), &decision.into_headers().into_header_map()))
-            }
+        let action = decision.action();
+        let refused_cross_origin = decision.reason() == Reason::CrossOriginRequest;
+        let headers = rewrite(&HeaderMap::new(), &decision.into_headers().into_header_map());
+        match action {
+            Action::Forward => Verdict { forward: true, status: 0, body: String::new(), headers },
             // The same answer as the gateway's (crates/corsguard-gateway/src/proxy.rs,
             // `local_answer`).
             Action::Answer(status) => {
-                let body = if decision.reason() == Reason::CrossOriginRequest {
-                    "cross-origin request refused\n"
-                } else {
-                    ""
-                };
-                Either::A(Answer { status: status.as_u16().into(), body: body.into() })
+                let body = if refused_cross_origin { "cross-origin request refused\n" } else { "" };
+                answer(status, body, headers)
             }
             // `Action` may grow; an unknown action is safest answered as a refusal.
-            _ => Either::A(Answer { status: StatusCode::FORBIDDEN.as_u16().into(), body: String::new() }),
+            _ => answer(StatusCode::FORBIDDEN, "", headers),
         }
+    }
+
+    /// The path prefixes of the policy's `[[routes]]`, in match order: the first a request's
+    /// path starts with picks its rules, as [`corsguard::Policy::route_for`] does.
+    #[napi(catch_unwind, getter)]
+    pub fn route_prefixes(&self) -> Vec<String> {
+        self.policy.routes().filter_map(|route| route.prefix()).map(str::to_owned).collect()
     }
 
     /// What the response headers of the request (`method`, `url`, `headers` as [`handle`]
@@ -169,6 +177,17 @@ impl NativePolicy {
     ) -> Result<OwnedDecision, corsguard::RequestError> {
         self.policy.decide_parts(method, url, joined_pairs(headers))
     }
+}
+
+fn answer(status: StatusCode, body: &str, headers: String) -> Verdict {
+    Verdict { forward: false, status: status.as_u16().into(), body: body.into(), headers }
+}
+
+/// The request headers a decision reads ([`corsguard::DECISION_HEADERS`]): requests with the
+/// same method, route and values of these, in order, get the same [`Verdict`].
+#[napi(catch_unwind)]
+pub fn decision_headers() -> Vec<String> {
+    corsguard::DECISION_HEADERS.iter().map(|&name| name.to_owned()).collect()
 }
 
 /// The response headers that [`corsguard::OwnedCorsHeaders::apply_to`] reads or writes: names

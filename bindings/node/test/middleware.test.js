@@ -272,6 +272,87 @@ test('plain node:http: the middleware in front of a handler', async () => {
   }
 });
 
+// As `on-headers` (under `compression`, `morgan`, `response-time`) does: a wrapper on the
+// response's own writeHead that adds headers just before the head is written.
+function addingAtWriteHead(headers) {
+  return (req, res, next) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (...args) {
+      for (const [name, value] of headers) res.setHeader(name, value);
+      return writeHead.apply(this, args);
+    };
+    next();
+  };
+}
+
+test('Express: headers added by writeHead wrappers of middleware before or after corsguard are seen by the engine', async () => {
+  const app = express();
+  app.use(addingAtWriteHead([['Access-Control-Allow-Origin', '*'], ['Vary', 'Accept-Encoding']]));
+  app.use(corsguard({ policy: Policy.fromToml(POLICY) }));
+  app.use(addingAtWriteHead([['Access-Control-Allow-Methods', 'DELETE'], ['X-Later', 'yes']]));
+  app.get('/', (req, res) => res.send('wrapped'));
+  const server = http.createServer(app);
+  const port = await listen(server);
+  try {
+    for (const [origin, acao] of [[APP, [APP]], [EVIL, []]]) {
+      const r = await send(port, 'GET', '/', [['Origin', origin]]);
+      assert.equal(r.body, 'wrapped');
+      assert.deepEqual(all(r.headers, 'access-control-allow-origin'), acao, origin);
+      assert.deepEqual(all(r.headers, 'access-control-allow-methods'), [], origin);
+      assert.deepEqual(all(r.headers, 'vary').join(', ').split(/\s*,\s*/).sort(), ['Accept-Encoding', 'Origin'], origin);
+      assert.deepEqual(all(r.headers, 'x-later'), ['yes']);
+    }
+  } finally {
+    server.close();
+  }
+});
+
+test('HTTP/2 (node:http2 compatibility API): the middleware in front of a handler', async () => {
+  const http2 = require('node:http2');
+  const cors = corsguard({ policy: Policy.fromToml(POLICY) });
+  let calls = 0;
+  const server = http2.createServer((req, res) =>
+    cors(req, res, () => {
+      calls += 1;
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.end('h2');
+    }),
+  );
+  const sessions = new Set();
+  server.on('session', (session) => sessions.add(session));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
+  const request = (headers) =>
+    new Promise((resolve, reject) => {
+      const stream = client.request(headers);
+      let response;
+      let body = '';
+      stream.on('response', (h) => (response = h));
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => (body += chunk));
+      stream.on('end', () => resolve({ headers: response, body }));
+      stream.on('error', reject);
+    });
+  try {
+    const r = await request({ ':path': '/items', origin: APP });
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.body, 'h2');
+    assert.equal(r.headers['access-control-allow-origin'], APP);
+    const foreign = await request({ ':path': '/items', origin: EVIL });
+    assert.equal(foreign.headers['access-control-allow-origin'], undefined);
+    const pre = await request({ ':method': 'OPTIONS', ':path': '/items', origin: APP, 'access-control-request-method': 'PUT' });
+    assert.equal(pre.headers[':status'], 204);
+    assert.equal(pre.headers['access-control-allow-origin'], APP);
+    const refused = await request({ ':method': 'POST', ':path': '/items', origin: EVIL, 'sec-fetch-site': 'cross-site' });
+    assert.equal(refused.headers[':status'], 403);
+    assert.equal(calls, 2, 'the preflight and the refusal never reached the handler');
+  } finally {
+    client.destroy();
+    for (const session of sessions) session.destroy();
+    server.close();
+  }
+});
+
 test('Express mounted under a path: routes are matched on the full path', async () => {
   const policy = Policy.fromToml(`
 [profiles.production]

@@ -23,6 +23,24 @@ const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
 /// `Sec-Fetch-Site`, set by browsers on every request.
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
+/// The request headers a decision reads. Besides them, a decision reads only the method and
+/// the path (which picks the `[[routes]]` entry) and, for a request without `Host`, the target's
+/// authority: two requests that agree on those and on every value of these headers, in order,
+/// get equal decisions, whatever else they carry. A cache of decisions may key on exactly that
+/// (the Node package's middleware does).
+///
+/// The property test `decision_headers_cover_every_input` in `tests/properties.rs` holds the
+/// decision to this list.
+pub const DECISION_HEADERS: [&str; 7] = [
+    "origin",
+    "access-control-request-method",
+    "access-control-request-headers",
+    "access-control-request-private-network",
+    "sec-fetch-site",
+    "upgrade",
+    "host",
+];
+
 static VARY_ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
 static VARY_PREFLIGHT: HeaderValue =
     HeaderValue::from_static("Origin, Access-Control-Request-Method, Access-Control-Request-Headers");

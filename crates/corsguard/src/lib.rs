@@ -72,7 +72,7 @@ mod rules;
 pub mod tower;
 
 pub use cors_headers::{CorsHeaders, OwnedCorsHeaders};
-pub use decision::{Action, Decision, OwnedDecision, RequestKind, RequestView};
+pub use decision::{Action, Decision, OwnedDecision, RequestKind, RequestView, DECISION_HEADERS};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use lint_code::LintCode;
 pub use origin::{Origin, OriginError};

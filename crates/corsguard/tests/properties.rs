@@ -1,10 +1,11 @@
 //! Property tests through the public API: no input makes the parsers or the decision panic,
-//! decisions keep their invariants, and preflight cache keys cover every input of a preflight.
+//! decisions keep their invariants, and cache keys (`Policy::preflight_key`, the Node package's
+//! key on `DECISION_HEADERS`) cover every input of a decision.
 //! (The compiled matcher and the one-pass header check are held to their plain definitions by
 //! the unit tests of `pattern.rs` and `headers.rs`.)
 
 use corsguard::{Action, RequestKind};
-use corsguard::{Origin, Policy};
+use corsguard::{Origin, Policy, DECISION_HEADERS};
 use http::{HeaderValue, Request, StatusCode};
 use proptest::prelude::*;
 
@@ -98,6 +99,23 @@ proptest! {
         }
     }
 
+    /// The Node package's middleware caches decisions by the method, the route, the authority
+    /// and the values of `DECISION_HEADERS`: two requests that agree on those get equal
+    /// decisions, whatever other headers they carry, wherever those stand, and whatever the
+    /// rest of the path and query are.
+    #[test]
+    fn decision_headers_cover_every_input(
+        core in decision_inputs(),
+        noise_a in noise(), noise_b in noise(),
+        tail_a in "[a-z0-9/]{0,6}(\\?[a-z=&]{0,6})?", tail_b in "[a-z0-9/]{0,6}(\\?[a-z=&]{0,6})?",
+        strict in any::<bool>(),
+    ) {
+        for policy in [policy(), guarded_policy(strict)] {
+            let (ra, rb) = (core.request(&tail_a, &noise_a), core.request(&tail_b, &noise_b));
+            prop_assert_eq!(policy.decide(&ra), policy.decide(&rb));
+        }
+    }
+
     #[test]
     fn config_loader_never_panics(text in "\\PC{0,300}") {
         let _ = corsguard::check_toml(&text, None);
@@ -170,4 +188,120 @@ fn preflight() -> impl Strategy<Value = Preflight> {
             headers.extend(extra);
             Preflight { path, headers }
         })
+}
+
+/// A policy that reads every decision header: cross-origin protection (`Sec-Fetch-Site`,
+/// `Host`), private network access, WebSocket handshakes (`Upgrade`).
+fn guarded_policy(strict: bool) -> Policy {
+    Policy::builder()
+        .origins(["https://app.example.com", "https://*.example.org"])
+        .methods(["GET", "POST", "PUT"])
+        .allow_headers(["Content-Type"])
+        .private_network(true)
+        .cross_origin_protection(true)
+        .strict(strict)
+        .route("/public/", |r| r.origins(["*"]))
+        .build()
+        .unwrap()
+}
+
+/// What a decision may read: the method, a path that picks the route, and decision headers
+/// (repeats and odd cases included), in order.
+#[derive(Clone, Debug)]
+struct DecisionInputs {
+    method: &'static str,
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+}
+
+impl DecisionInputs {
+    /// The request with `tail` after the path and `noise` (headers outside
+    /// `DECISION_HEADERS`) interleaved with the decision headers at the positions it gives.
+    fn request(&self, tail: &str, noise: &[(usize, &'static str, &'static str)]) -> Request<()> {
+        let mut request = Request::builder().method(self.method).uri(format!("{}{}", self.path, tail));
+        let mut noise = noise.iter().peekable();
+        for (i, (name, value)) in self.headers.iter().enumerate() {
+            while let Some((_, n, v)) = noise.next_if(|(at, _, _)| *at <= i) {
+                request = request.header(*n, *v);
+            }
+            request = request.header(*name, *value);
+        }
+        for (_, n, v) in noise {
+            request = request.header(*n, *v);
+        }
+        request.body(()).unwrap()
+    }
+}
+
+/// Values of every decision header, in several cases of spelling.
+fn decision_header_pool() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("origin", "https://app.example.com"),
+        ("Origin", "https://a.example.org"),
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("origin", "http://api.example.com"),
+        ("access-control-request-method", "PUT"),
+        ("Access-Control-Request-Method", "DELETE"),
+        ("access-control-request-headers", "content-type"),
+        ("access-control-request-headers", "x-other"),
+        ("access-control-request-private-network", "true"),
+        ("sec-fetch-site", "cross-site"),
+        ("Sec-Fetch-Site", "same-origin"),
+        ("sec-fetch-site", "none"),
+        ("upgrade", "websocket"),
+        ("Upgrade", "h2c"),
+        ("host", "api.example.com"),
+        ("Host", "evil.example"),
+    ]
+}
+
+fn decision_inputs() -> impl Strategy<Value = DecisionInputs> {
+    (
+        prop_oneof![Just("GET"), Just("POST"), Just("PUT"), Just("OPTIONS"), Just("DELETE"), Just("HEAD")],
+        prop_oneof![Just("/"), Just("/public/"), Just("/api")],
+        proptest::collection::vec(proptest::sample::select(decision_header_pool()), 0..6),
+    )
+        .prop_map(|(method, path, headers)| DecisionInputs { method, path, headers })
+}
+
+/// Headers outside `DECISION_HEADERS`, some of which a careless decision might read.
+fn noise_pool() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("cookie", "session=1"),
+        ("user-agent", "Mozilla/5.0"),
+        ("accept", "*/*"),
+        ("content-type", "application/json"),
+        ("authorization", "Bearer x"),
+        ("sec-fetch-mode", "cors"),
+        ("connection", "upgrade"),
+        ("referer", "https://evil.example/"),
+        ("x-forwarded-host", "app.example.com"),
+    ]
+}
+
+/// Headers no decision reads, each with the position among the decision headers it goes at.
+fn noise() -> impl Strategy<Value = Vec<(usize, &'static str, &'static str)>> {
+    proptest::collection::vec((0usize..6, proptest::sample::select(noise_pool())), 0..5).prop_map(
+        |mut noise| {
+            noise.sort_by_key(|(at, _)| *at);
+            noise.into_iter().map(|(at, (n, v))| (at, n, v)).collect()
+        },
+    )
+}
+
+/// The pools above split exactly on `DECISION_HEADERS`: every decision header is varied, and
+/// no noise header is one.
+#[test]
+fn the_pools_split_on_decision_headers() {
+    let pool = decision_header_pool();
+    for (name, _) in &pool {
+        assert!(DECISION_HEADERS.contains(&name.to_ascii_lowercase().as_str()), "{name}");
+    }
+    for name in DECISION_HEADERS {
+        assert!(pool.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)), "{name} is not varied");
+    }
+    for (name, _) in noise_pool() {
+        assert!(!DECISION_HEADERS.contains(&name), "{name}");
+    }
 }
