@@ -195,7 +195,7 @@ function wrapServerResponse() {
   prototypeWrapped = true;
   const proto = http.ServerResponse.prototype;
   const writeHead = proto.writeHead;
-  proto.writeHead = function writeHead_(statusCode, reason, headers) {
+  proto.writeHead = function corsguardWriteHead(statusCode, reason, headers) {
     const request = awaitingHead.get(this);
     if (request === undefined) return writeHead.apply(this, arguments);
     awaitingHead.delete(this);
@@ -255,17 +255,17 @@ function corsguard(options) {
 
   function middleware(req, res, next) {
     const request = described(policy, req, req.originalUrl || req.url);
+    // An answer of corsguard's own goes through the hook too: headers that other middleware
+    // adds as the head goes out are the engine's to rewrite there as well.
+    onWriteHead(res, request);
     const { verdict } = request;
-    if (!verdict.forward) {
-      // Answered here: nothing runs between now and the head being written.
-      res.statusCode = verdict.status;
-      if (verdict.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
-      applyTo(request, res);
-      res.end(verdict.body);
+    if (verdict.forward) {
+      if (typeof next === 'function') next();
       return;
     }
-    onWriteHead(res, request);
-    if (typeof next === 'function') next();
+    res.statusCode = verdict.status;
+    if (verdict.body) res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.end(verdict.body);
   }
 
   middleware.policy = policy;

@@ -302,6 +302,18 @@ test('Express: headers added by writeHead wrappers of middleware before or after
       assert.deepEqual(all(r.headers, 'vary').join(', ').split(/\s*,\s*/).sort(), ['Accept-Encoding', 'Origin'], origin);
       assert.deepEqual(all(r.headers, 'x-later'), ['yes']);
     }
+    // corsguard's own answers too.
+    for (const [origin, status, acao] of [[APP, 204, [APP]], [EVIL, 403, []]]) {
+      const r = await send(port, 'OPTIONS', '/', [['Origin', origin], ['Access-Control-Request-Method', 'PUT']]);
+      assert.equal(r.status, status, origin);
+      assert.deepEqual(all(r.headers, 'access-control-allow-origin'), acao, origin);
+      assert.deepEqual(all(r.headers, 'vary').join(', ').split(/\s*,\s*/).sort(), [
+        'Accept-Encoding',
+        'Access-Control-Request-Headers',
+        'Access-Control-Request-Method',
+        'Origin',
+      ]);
+    }
   } finally {
     server.close();
   }
