@@ -183,16 +183,32 @@ async function child(column, n) {
   process.send('ready');
 }
 
+// A child process and its replies, in order. A child that dies fails the reply awaited then
+// or the next one asked for, so the run stops instead of waiting forever.
 function spawn(column, n) {
   const worker = fork(__filename, ['--child', column, String(n), String(PER_ROUND)]);
   const replies = [];
   let waiting = null;
-  worker.on('message', (m) => (waiting ? (waiting(m), (waiting = null)) : replies.push(m)));
-  worker.on('exit', (code) => code && waiting && waiting(new Error(`${column}: exit ${code}`)));
+  let failed = null;
+  const settle = () => {
+    if (!waiting || (!replies.length && !failed)) return;
+    const { resolve, reject } = waiting;
+    waiting = null;
+    if (replies.length) resolve(replies.shift());
+    else reject(failed);
+  };
+  worker.on('message', (m) => {
+    replies.push(m);
+    settle();
+  });
+  worker.on('exit', (code) => {
+    if (code) failed = new Error(`the ${column} process exited with ${code}`);
+    settle();
+  });
   const next = () =>
     new Promise((resolve, reject) => {
-      if (replies.length) return resolve(replies.shift());
-      waiting = (m) => (m instanceof Error ? reject(m) : resolve(m));
+      waiting = { resolve, reject };
+      settle();
     });
   return { next, ask: (name) => (worker.send(name), next()), done: () => worker.send('done') };
 }
